@@ -1,0 +1,139 @@
+/**
+ * The tiny database port the library talks to, and adapters from what users pass in: a `pg.Pool`,
+ * a Drizzle database on node-postgres (its `$client` is the pool), or PGlite (directly or under Drizzle).
+ */
+import { DbleasesError, describe } from '../errors.js';
+
+export interface QueryResult<R> {
+  rows: R[];
+}
+
+export interface Queryable {
+  query<R = Record<string, unknown>>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
+}
+
+export interface DbPort extends Queryable {
+  readonly kind: 'pg' | 'pglite';
+  /** Runs `fn` inside one transaction on one pinned connection. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * LISTENs on `channel` (on a dedicated connection for pg); resolves to a function that stops.
+   * `onError` is told when the connection is lost; the caller resubscribes.
+   */
+  listen(channel: string, onNotify: (payload: string) => void, onError: (error: Error) => void): Promise<() => Promise<void>>;
+}
+
+/** The subset of `pg.Pool` used here. */
+interface PgPoolLike {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  connect(): Promise<PgClientLike>;
+}
+interface PgClientLike {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  release(destroy?: boolean | Error): void;
+  on(event: 'notification', listener: (msg: { channel: string; payload?: string }) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  removeAllListeners(event?: string): unknown;
+}
+/** The subset of PGlite used here. */
+interface PGliteLike {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  transaction<T>(fn: (tx: { query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> }) => Promise<T>): Promise<T>;
+  listen(channel: string, cb: (payload: string) => void): Promise<() => Promise<void>>;
+  exec(text: string): Promise<unknown>;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+const isPGlite = (v: unknown): v is PGliteLike =>
+  isObject(v) && typeof v.listen === 'function' && typeof v.exec === 'function' && typeof v.transaction === 'function';
+const isPgPool = (v: unknown): v is PgPoolLike =>
+  isObject(v) && typeof v.connect === 'function' && typeof v.query === 'function' && !('release' in v);
+
+/** Adapts a pg.Pool, a PGlite instance, or a Drizzle database built on either. */
+export function toDbPort(db: unknown): DbPort {
+  const inner = isObject(db) && '$client' in db ? db.$client : db;
+  if (isPGlite(inner)) return pgliteAdapter(inner);
+  if (isPgPool(inner)) return pgPoolAdapter(inner);
+  throw new DbleasesError(
+    'INVALID_ARGUMENT',
+    `Expected \`db\` to be a pg.Pool, a PGlite instance or a Drizzle database built on either, got ${describe(
+      isObject(db) ? `object with keys ${Object.keys(db).slice(0, 8).join(', ')}` : db,
+    )}`,
+  );
+}
+
+function pgPoolAdapter(pool: PgPoolLike): DbPort {
+  return {
+    kind: 'pg',
+    query: <R>(text: string, values?: unknown[]) => pool.query(text, values) as Promise<QueryResult<R>>,
+    async transaction(fn) {
+      const conn = await pool.connect();
+      let broken: unknown;
+      try {
+        await conn.query('BEGIN');
+        const result = await fn({ query: <R>(t: string, v?: unknown[]) => conn.query(t, v) as Promise<QueryResult<R>> });
+        await conn.query('COMMIT');
+        return result;
+      } catch (error) {
+        try {
+          await conn.query('ROLLBACK');
+        } catch (rollbackError) {
+          broken = rollbackError;
+        }
+        throw error;
+      } finally {
+        conn.release(broken instanceof Error ? broken : undefined);
+      }
+    },
+    async listen(channel, onNotify, onError) {
+      const conn = await pool.connect();
+      let stopped = false;
+      conn.on('notification', (msg) => {
+        if (msg.channel === channel) onNotify(msg.payload ?? '');
+      });
+      conn.on('error', (error) => {
+        if (stopped) return;
+        stopped = true;
+        conn.removeAllListeners('notification');
+        conn.release(error);
+        onError(error);
+      });
+      try {
+        await conn.query(`LISTEN ${quoteIdent(channel)}`);
+      } catch (error) {
+        stopped = true;
+        conn.release(error instanceof Error ? error : new Error(String(error)));
+        throw error;
+      }
+      return async () => {
+        if (stopped) return;
+        stopped = true;
+        conn.removeAllListeners('notification');
+        try {
+          await conn.query(`UNLISTEN ${quoteIdent(channel)}`);
+          conn.release();
+        } catch (error) {
+          conn.release(error instanceof Error ? error : new Error(String(error)));
+        }
+      };
+    },
+  };
+}
+
+function pgliteAdapter(pg: PGliteLike): DbPort {
+  return {
+    kind: 'pglite',
+    query: <R>(text: string, values?: unknown[]) => pg.query(text, values) as Promise<QueryResult<R>>,
+    transaction: (fn) =>
+      pg.transaction((tx) => fn({ query: <R>(t: string, v?: unknown[]) => tx.query(t, v) as Promise<QueryResult<R>> })),
+    async listen(channel, onNotify) {
+      // PGlite lives in this process: its connection cannot drop, so onError is never called.
+      return pg.listen(channel, onNotify);
+    },
+  };
+}
+
+/** Quotes an identifier that was already validated (see `validateIdentifier`). */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
