@@ -128,14 +128,21 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
   };
 }
 
+function hasControlCharacter(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
 /** Client ids: 1 to 200 characters, no control characters. */
 export function validateClientId(value: unknown): string {
   if (
     typeof value !== 'string' ||
     value.length === 0 ||
     value.length > MAX_CLIENT_ID_LENGTH ||
-    // eslint-disable-next-line no-control-regex
-    /[\u0000-\u001f\u007f]/.test(value)
+    hasControlCharacter(value)
   ) {
     throw invalidArgument('clientId', `a string of 1 to ${MAX_CLIENT_ID_LENGTH} characters without control characters`, value);
   }
@@ -145,7 +152,7 @@ export function validateClientId(value: unknown): string {
 export const MAX_LEASE_SIZE = 65_536;
 
 export function validateLeaseName(value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > 200 || /[\u0000-\u001f\u007f]/.test(value)) {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 200 || hasControlCharacter(value)) {
     throw invalidArgument('name', 'a lease name of 1 to 200 characters without control characters', value);
   }
   return value;

@@ -53,17 +53,16 @@ export class LeaseClient extends TypedEmitter<ClientEvents> implements ClientHan
     this.#db = db;
     this.#opts = opts;
     this.#store = new Store(db, opts.schema, opts.tablePrefix);
-    const self = this;
     this.#ctx = {
       clientId: id,
       instance: this.instance,
       store: this.#store,
       drainTimeout: opts.drainTimeout,
       logger: opts.logger,
-      deadline: () => self.#deadline,
-      closing: () => self.#closing,
-      requestTick: () => self.#requestTick(),
-      reportError: (error) => self.#reportError(error),
+      deadline: () => this.#deadline,
+      closing: () => this.#closing,
+      requestTick: () => this.#requestTick(),
+      reportError: (error) => this.#reportError(error),
     };
   }
 
