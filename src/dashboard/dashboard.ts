@@ -1,0 +1,309 @@
+/**
+ * `createDashboard()`: a Node request listener serving the page, the JSON API, the event stream and
+ * Prometheus metrics, plus `listen()` / `close()` helpers. Read-only: nothing here writes to the database
+ * or to Redis.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import type { Registry } from 'prom-client';
+
+import { notifyChannel } from '../lease/store.js';
+import { COOKIE_NAME, hasToken, hostOf, isLoopbackHost, safeEqual } from './auth.js';
+import { LiveFeed } from './live.js';
+import { createDashboardMetrics } from './metrics.js';
+import { resolveDashboardOptions, tokenRequired, type DashboardOptions } from './options.js';
+import { dashboardPage, loginPage } from './page.js';
+import { createQueueReader, type QueueReader, type QueueTarget } from './queues.js';
+import { readHistory, readMovesSince, readSnapshot, tableNames } from './snapshot.js';
+import type { LeaseView, Snapshot } from './types.js';
+
+/** A Node request listener; in Express or Connect, unknown paths go to `next`. */
+export type DashboardHandler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
+
+export interface Dashboard {
+  /** Mount it: `http.createServer(handler)`, `app.use('/leases', handler)` in Express, ... */
+  readonly handler: DashboardHandler;
+  /** The private registry behind `GET /metrics`. */
+  readonly registry: Registry;
+  /** Reads the current picture (what `GET /api/leases` and the page show). */
+  snapshot(): Promise<Snapshot>;
+  /**
+   * Serves the dashboard on its own HTTP server. A host other than loopback needs a `token`.
+   * @param port - @defaultValue 3000 (0 picks a free port)
+   * @param host - @defaultValue '127.0.0.1'
+   */
+  listen(port?: number, host?: string): Promise<{ url: string; port: number; host: string }>;
+  /** Ends event streams, stops polling and LISTEN, closes its own server and Redis connection. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+const HISTORY_MAX = 1000;
+const COOKIE_MAX_AGE_S = 7 * 24 * 3600;
+
+export function createDashboard(options: DashboardOptions): Dashboard {
+  const o = resolveDashboardOptions(options);
+  const tables = tableNames(o.schema, o.tablePrefix);
+  let reader: Promise<QueueReader> | undefined;
+  let closing: Promise<void> | undefined;
+  let server: Server | undefined;
+  let unlisten: Promise<(() => Promise<void>) | undefined> | undefined;
+
+  const queueReader = (): Promise<QueueReader> | undefined => {
+    if (!o.connection) return undefined;
+    reader ??= createQueueReader(o.connection, o.prefix);
+    return reader;
+  };
+
+  async function snapshot(historyLimit = o.historyLimit): Promise<Snapshot> {
+    const snap = await readSnapshot(o.port, tables, historyLimit);
+    const pending = queueReader();
+    if (!pending) return snap;
+    snap.redis = { prefix: o.prefix, error: null };
+    const targets: QueueTarget[] = [];
+    const views: LeaseView['partitions'] = [];
+    for (const lease of snap.leases) {
+      if (o.queues && !o.queues.includes(lease.name)) continue;
+      for (const p of lease.partitions) {
+        p.queue = o.queueName(lease.name, p.partition);
+        targets.push({ lease: lease.name, partition: p.partition, queue: p.queue });
+        views.push(p);
+      }
+    }
+    try {
+      const counts = await (await pending).counts(targets);
+      views.forEach((p, i) => (p.jobs = counts[i]));
+    } catch (error) {
+      snap.redis.error = error instanceof Error ? error.message : String(error);
+    }
+    return snap;
+  }
+
+  const feed = new LiveFeed(() => snapshot(), o.pollInterval);
+  const registry = createDashboardMetrics({
+    snapshot: () => snapshot(0),
+    movesSince: (afterId) => readMovesSince(o.port, tables, afterId),
+  });
+
+  /** LISTEN for the core's wake-ups while pages are open: a hint that makes the next poll come at once. */
+  function startListening(): void {
+    if (unlisten || closing) return;
+    unlisten = o.port
+      .listen(notifyChannel(o.schema, o.tablePrefix), () => feed.wake(), () => {
+        unlisten = undefined; // the connection dropped: polling carries on; the next viewer listens again
+      })
+      .catch(() => undefined); // no LISTEN (a transaction pooler): polling alone keeps the page right
+  }
+
+  const handler: DashboardHandler = (req, res, next) => {
+    route(req, res, next).catch((error: unknown) => {
+      if (res.headersSent) {
+        res.destroy(error instanceof Error ? error : undefined);
+        return;
+      }
+      sendJson(res, 500, { error: error instanceof Error ? error.message : String(error) });
+    });
+  };
+
+  async function route(req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+    setCommonHeaders(res);
+
+    if (!o.token) {
+      // Without a token only loopback names are served: a DNS-rebinding page cannot read the dashboard.
+      const host = hostOf(req.headers.host);
+      if (host === undefined || !isLoopbackHost(host)) {
+        sendText(res, 403, 'Forbidden: this dashboard has no token, so it answers only requests to a loopback host (localhost, 127.0.0.1, ::1). Start it with a token to serve other hosts.\n');
+        return;
+      }
+    }
+
+    // Mounted under a path (Express): make relative links work by serving the page at `<mount>/`.
+    const original = (req as { originalUrl?: string }).originalUrl;
+    const originalPath = original ? new URL(original, 'http://x').pathname : path;
+    const base = originalPath.endsWith(path) ? originalPath.slice(0, originalPath.length - path.length) : '';
+    if (path === '/' && original && !originalPath.endsWith('/')) {
+      res.writeHead(302, { Location: `${originalPath}/${url.search}` }).end();
+      return;
+    }
+
+    if (path === '/login') {
+      if (method === 'POST') return login(req, res, base);
+      if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, 'GET, HEAD, POST');
+      const nonce = newNonce();
+      sendHtml(res, 200, loginPage({ nonce, failed: false }), nonce);
+      return;
+    }
+    if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, 'GET, HEAD');
+
+    const known = path === '/' || path === '/events' || path === '/metrics' || path === '/api/leases' || path === '/api/history' || path.startsWith('/api/leases/');
+    if (!known) {
+      if (next) return next();
+      sendJson(res, 404, { error: `Not found: ${path}` });
+      return;
+    }
+
+    if (o.token && !hasToken(req, o.token)) {
+      if (path === '/') {
+        const nonce = newNonce();
+        sendHtml(res, 401, loginPage({ nonce, failed: false }), nonce);
+      } else {
+        res.setHeader('WWW-Authenticate', 'Bearer realm="dbleases"');
+        sendJson(res, 401, { error: 'This dashboard needs a token: send `Authorization: Bearer <token>` or sign in on the page' });
+      }
+      return;
+    }
+
+    if (path === '/') {
+      const nonce = newNonce();
+      sendHtml(res, 200, dashboardPage({ nonce, schema: o.schema, tablePrefix: o.tablePrefix }), nonce);
+    } else if (path === '/events') {
+      if (closing) return sendJson(res, 503, { error: 'The dashboard is closing' });
+      startListening();
+      feed.subscribe(res);
+    } else if (path === '/metrics') {
+      const text = await registry.metrics();
+      res.writeHead(200, { 'Content-Type': registry.contentType }).end(text);
+    } else if (path === '/api/leases') {
+      const s = await snapshot(0);
+      sendJson(res, 200, { now: s.now, leases: s.leases, clients: s.clients, redis: s.redis });
+    } else if (path.startsWith('/api/leases/')) {
+      let name: string;
+      try {
+        name = decodeURIComponent(path.slice('/api/leases/'.length));
+      } catch {
+        return sendJson(res, 400, { error: 'The lease name in the path is not valid percent-encoding' });
+      }
+      const s = await snapshot(0);
+      const lease = s.leases.find((l) => l.name === name);
+      if (!lease) return sendJson(res, 404, { error: `No lease named ${JSON.stringify(name)}` });
+      const ids = new Set([...lease.members, ...lease.partitions.map((p) => p.owner).filter((x): x is string => x !== null)]);
+      sendJson(res, 200, { now: s.now, lease, clients: s.clients.filter((c) => ids.has(c.id)), redis: s.redis });
+    } else if (path === '/api/history') {
+      const lease = url.searchParams.get('lease');
+      const rawLimit = url.searchParams.get('limit');
+      const limit = rawLimit === null ? 100 : Number(rawLimit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_MAX) {
+        return sendJson(res, 400, { error: `Expected \`limit\` to be an integer from 1 to ${HISTORY_MAX}, got ${JSON.stringify(rawLimit)}` });
+      }
+      sendJson(res, 200, await readHistory(o.port, tables, lease === null || lease === '' ? null : lease, limit));
+    }
+  }
+
+  async function login(req: IncomingMessage, res: ServerResponse, base: string): Promise<void> {
+    const nonce = newNonce();
+    if (!o.token) {
+      // Nothing to sign in to: the page is open (to loopback hosts).
+      res.writeHead(303, { Location: './' }).end();
+      return;
+    }
+    const body = await readBody(req, 4096);
+    const given = body === undefined ? undefined : new URLSearchParams(body).get('token');
+    if (given === undefined || given === null || !safeEqual(given, o.token)) {
+      sendHtml(res, 401, loginPage({ nonce, failed: true }), nonce);
+      return;
+    }
+    const secure = (req.socket as { encrypted?: boolean }).encrypted || req.headers['x-forwarded-proto'] === 'https';
+    const cookie = [
+      `${COOKIE_NAME}=${encodeURIComponent(o.token)}`,
+      `Path=${base || ''}/`,
+      'HttpOnly',
+      'SameSite=Strict',
+      `Max-Age=${COOKIE_MAX_AGE_S}`,
+      ...(secure ? ['Secure'] : []),
+    ].join('; ');
+    res.writeHead(303, { 'Set-Cookie': cookie, Location: './' }).end();
+  }
+
+  return {
+    handler,
+    registry,
+    snapshot: () => snapshot(),
+    async listen(port = 3000, host = '127.0.0.1') {
+      if (!o.token && !isLoopbackHost(host)) throw tokenRequired(host);
+      if (server) throw new Error('The dashboard is already listening; close() it first');
+      const s = createServer((req, res) => handler(req, res));
+      server = s;
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(port, host, () => {
+          s.off('error', reject);
+          resolve();
+        });
+      });
+      const addr = s.address() as AddressInfo;
+      const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      return { url: `http://${shown}:${addr.port}/`, port: addr.port, host: addr.address };
+    },
+    close() {
+      closing ??= (async () => {
+        const s = server;
+        const closed = s ? new Promise<void>((resolve) => s.close(() => resolve())) : Promise.resolve();
+        await feed.close();
+        s?.closeAllConnections();
+        await closed;
+        const stop = await unlisten;
+        await stop?.().catch(() => undefined);
+        await (await reader?.catch(() => undefined))?.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function newNonce(): string {
+  return randomBytes(16).toString('base64');
+}
+
+function setCommonHeaders(res: ServerResponse): void {
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Cache-Control', 'no-store');
+}
+
+function sendHtml(res: ServerResponse, status: number, html: string, nonce: string): void {
+  res.writeHead(status, {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Content-Security-Policy':
+      `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; ` +
+      "img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+  });
+  res.end(html);
+}
+
+function sendJson(res: ServerResponse, status: number, data: unknown): void {
+  // `<` escaped too, so a response sniffed as HTML against the headers still runs nothing.
+  const body = JSON.stringify(data).replace(/</g, '\\u003c');
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' }).end(body);
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' }).end(text);
+}
+
+function methodNotAllowed(res: ServerResponse, allow: string): void {
+  res.setHeader('Allow', allow);
+  sendJson(res, 405, { error: `This dashboard is read-only: use ${allow}` });
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        resolve(undefined);
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}

@@ -1,0 +1,118 @@
+/**
+ * The dashboard's Prometheus metrics, on a private registry (never the global one). Each scrape reads
+ * one fresh snapshot (shared by every gauge of that scrape) and the moves recorded since the last one.
+ */
+import { Counter, Gauge, Registry } from 'prom-client';
+
+import type { Snapshot } from './types.js';
+
+export interface MetricsSource {
+  snapshot(): Promise<Snapshot>;
+  /** Moves with an id above `afterId`, counted per lease and reason, and the highest id seen. */
+  movesSince(afterId: number): Promise<{ maxId: number; counts: { lease: string; reason: string; n: number }[] }>;
+}
+
+export function createDashboardMetrics(source: MetricsSource, registry = new Registry()): Registry {
+  // One read per scrape: prom-client collects every metric at once, so they share the read in flight.
+  let inFlight: Promise<Snapshot> | undefined;
+  const snapshot = (): Promise<Snapshot> => {
+    inFlight ??= source.snapshot().finally(() => {
+      setImmediate(() => (inFlight = undefined));
+    });
+    return inFlight;
+  };
+
+  new Gauge({
+    name: 'dbleases_partitions_owned',
+    help: 'Partitions validly owned, per lease and client',
+    labelNames: ['lease', 'client'] as const,
+    registers: [registry],
+    async collect() {
+      const s = await snapshot();
+      this.reset();
+      for (const c of s.clients) for (const [lease, parts] of Object.entries(c.partitions)) this.set({ lease, client: c.id }, parts.length);
+    },
+  });
+  new Gauge({
+    name: 'dbleases_partitions_unowned',
+    help: 'Partitions without a valid owner (never claimed, released, or their owner expired), per lease',
+    labelNames: ['lease'] as const,
+    registers: [registry],
+    async collect() {
+      const s = await snapshot();
+      this.reset();
+      for (const l of s.leases) this.set({ lease: l.name }, l.unowned);
+    },
+  });
+  new Gauge({
+    name: 'dbleases_lease_size',
+    help: 'Number of partitions of each lease',
+    labelNames: ['lease'] as const,
+    registers: [registry],
+    async collect() {
+      const s = await snapshot();
+      this.reset();
+      for (const l of s.leases) this.set({ lease: l.name }, l.size);
+    },
+  });
+  new Gauge({
+    name: 'dbleases_clients',
+    help: 'Client rows by state (live, draining, expired)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    async collect() {
+      const s = await snapshot();
+      this.reset();
+      for (const state of ['live', 'draining', 'expired']) this.set({ state }, s.clients.filter((c) => c.state === state).length);
+    },
+  });
+  new Gauge({
+    name: 'dbleases_seconds_since_renewal',
+    help: 'Seconds since each client last renewed its membership, by the database clock',
+    labelNames: ['client'] as const,
+    registers: [registry],
+    async collect() {
+      const s = await snapshot();
+      this.reset();
+      for (const c of s.clients) this.set({ client: c.id }, c.heartbeatAgeMs / 1000);
+    },
+  });
+  new Gauge({
+    name: 'dbleases_queue_jobs',
+    help: 'Jobs in each partition queue by state (only when the dashboard has Redis)',
+    labelNames: ['lease', 'partition', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      const s = await snapshot();
+      this.reset();
+      for (const l of s.leases) {
+        for (const p of l.partitions) {
+          if (!p.jobs) continue;
+          for (const [state, n] of Object.entries(p.jobs)) this.set({ lease: l.name, partition: String(p.partition), state }, n);
+        }
+      }
+    },
+  });
+
+  // Counts every move the history holds at the first scrape, then only the new ones: a counter that
+  // starts where the retained history is, which `rate()` treats like any restart.
+  let lastId = 0;
+  let movesInFlight: Promise<void> | undefined;
+  new Counter({
+    name: 'dbleases_moves_total',
+    help: 'Ownership moves recorded in the history, per lease and reason (join, leave, crash, rebalance, self-fence)',
+    labelNames: ['lease', 'reason'] as const,
+    registers: [registry],
+    async collect() {
+      movesInFlight ??= source
+        .movesSince(lastId)
+        .then(({ maxId, counts }) => {
+          lastId = maxId;
+          for (const { lease, reason, n } of counts) this.inc({ lease, reason }, n);
+        })
+        .finally(() => (movesInFlight = undefined));
+      await movesInFlight;
+    },
+  });
+  return registry;
+}

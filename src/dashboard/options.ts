@@ -1,0 +1,121 @@
+import type { Redis, RedisOptions } from 'ioredis';
+
+import { DbleasesError, invalidArgument, invalidOption } from '../errors.js';
+import { toDbPort, type DbPort } from '../lease/db.js';
+import { MAX_PREFIX_LENGTH, validateIdentifier } from '../options.js';
+
+export interface DashboardOptions {
+  /** A `pg.Pool`, a PGlite instance, or a Drizzle database built on either (the same kinds as `createClient`). */
+  db: unknown;
+  /** @defaultValue 'public' */
+  schema?: string;
+  /** @defaultValue 'db_leases' */
+  tablePrefix?: string;
+  /**
+   * Redis, for the job counts of partition queues: an ioredis instance (left open on `close()`) or
+   * ioredis options (a connection is opened and closed by the dashboard). Without it, no counts.
+   */
+  connection?: Redis | RedisOptions;
+  /**
+   * Lease names that have BullMQ partition queues (one queue per partition). Only used with `connection`.
+   * @defaultValue every lease
+   */
+  queues?: string[];
+  /** BullMQ key prefix of the partition queues. @defaultValue 'bull' */
+  prefix?: string;
+  /**
+   * The BullMQ queue name of a partition; must match the producer's and workers' naming.
+   * @defaultValue the `dbleases/bullmq` naming
+   */
+  queueName?: (lease: string, partition: number) => string;
+  /**
+   * When set, every request needs `Authorization: Bearer <token>` or the login cookie. Required when
+   * `listen()` binds a non-loopback address.
+   * @defaultValue undefined (no token; only loopback `Host` headers are served)
+   */
+  token?: string;
+  /** How often the database is polled while a page is open, in ms. @defaultValue 300 */
+  pollInterval?: number;
+  /** How many recent moves the page and SSE snapshots carry. @defaultValue 50 */
+  historyLimit?: number;
+}
+
+export const DEFAULTS = {
+  schema: 'public',
+  tablePrefix: 'db_leases',
+  prefix: 'bull',
+  pollInterval: 300,
+  historyLimit: 50,
+} as const;
+
+/** The default partition queue naming, aligned with `dbleases/bullmq`. */
+export function defaultQueueName(lease: string, partition: number): string {
+  return `${lease}-${partition}`;
+}
+
+export interface ResolvedDashboardOptions {
+  port: DbPort;
+  schema: string;
+  tablePrefix: string;
+  connection: Redis | RedisOptions | undefined;
+  queues: string[] | undefined;
+  prefix: string;
+  queueName: (lease: string, partition: number) => string;
+  token: string | undefined;
+  pollInterval: number;
+  historyLimit: number;
+}
+
+const KNOWN = new Set(['db', 'schema', 'tablePrefix', 'connection', 'queues', 'prefix', 'queueName', 'token', 'pollInterval', 'historyLimit']);
+
+function integerIn(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalidOption(name, `an integer from ${min} to ${max}`, value);
+  }
+  return value;
+}
+
+/** Validates every option once, up front, and fills in the defaults. */
+export function resolveDashboardOptions(options: DashboardOptions): ResolvedDashboardOptions {
+  if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an object with a `db`', options);
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) {
+      throw invalidOption(key, `one of the known options (${[...KNOWN].join(', ')})`, (options as unknown as Record<string, unknown>)[key]);
+    }
+  }
+  if (options.db === undefined) throw invalidOption('db', 'a pg.Pool, a PGlite instance or a Drizzle database', undefined);
+  const port = toDbPort(options.db);
+  const { connection, queues, queueName, token } = options;
+  if (connection !== undefined && (typeof connection !== 'object' || connection === null)) {
+    throw invalidOption('connection', 'an ioredis instance or ioredis options', connection);
+  }
+  if (queues !== undefined && (!Array.isArray(queues) || queues.some((q) => typeof q !== 'string' || q.length === 0))) {
+    throw invalidOption('queues', 'an array of lease names', queues);
+  }
+  if (queueName !== undefined && typeof queueName !== 'function') throw invalidOption('queueName', 'a function (lease, partition) => string', queueName);
+  if (token !== undefined && (typeof token !== 'string' || token.length < 8)) {
+    throw invalidOption('token', 'a string of at least 8 characters', token);
+  }
+  const prefix = options.prefix ?? DEFAULTS.prefix;
+  if (typeof prefix !== 'string' || prefix.length === 0) throw invalidOption('prefix', 'a non-empty string', prefix);
+  return {
+    port,
+    schema: validateIdentifier('schema', options.schema ?? DEFAULTS.schema, 63),
+    tablePrefix: validateIdentifier('tablePrefix', options.tablePrefix ?? DEFAULTS.tablePrefix, MAX_PREFIX_LENGTH),
+    connection,
+    queues,
+    prefix,
+    queueName: queueName ?? defaultQueueName,
+    token,
+    pollInterval: integerIn('pollInterval', options.pollInterval ?? DEFAULTS.pollInterval, 50, 60_000),
+    historyLimit: integerIn('historyLimit', options.historyLimit ?? DEFAULTS.historyLimit, 0, 1000),
+  };
+}
+
+/** Thrown by `listen()` for a non-loopback host without a token. */
+export function tokenRequired(host: string): DbleasesError {
+  return new DbleasesError(
+    'INVALID_OPTION',
+    `Expected \`token\` to be set when binding the non-loopback host ${JSON.stringify(host)}: the dashboard would be readable by anyone on the network`,
+  );
+}
