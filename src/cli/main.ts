@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+/**
+ * The `dbleases` command. Subcommands are loaded on demand from the table below; a new one is a line
+ * here plus a module exporting `run(argv): Promise<number>` (and optionally `usage`).
+ */
+import { describeError, UsageError } from './args.js';
+
+interface Command {
+  run(argv: string[]): Promise<number>;
+  usage?: string;
+}
+
+// Kept in a variable so the compiler does not require the module: demo.ts arrives with the demo issue.
+const DEMO_MODULE = './demo.js';
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  dashboard: { summary: 'serve the live ownership dashboard, JSON API and /metrics', load: () => import('./dashboard.js') },
+  status: { summary: 'print who owns which partitions', load: () => import('./status.js') },
+  demo: { summary: 'run the demo', load: () => import(DEMO_MODULE) as Promise<Command> },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const list = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `Usage: dbleases <command> [options]\n\nCommands:\n${list.join('\n')}\n\nRun \`dbleases <command> --help\` for its options.`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help());
+    return name === undefined ? 2 : 0;
+  }
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!entry) {
+    console.error(`dbleases: unknown command ${JSON.stringify(name)}\n\n${help()}`);
+    return 2;
+  }
+  let command: Command;
+  try {
+    command = await entry.load();
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND') {
+      console.error(`dbleases: the ${name} command is not part of this build`);
+      return 1;
+    }
+    throw error;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`dbleases ${name}: ${error.message}${command.usage ? `\n\n${command.usage}` : ''}`);
+      return 2;
+    }
+    console.error(`dbleases ${name}: ${describeError(error)}`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(`dbleases: ${describeError(error)}`);
+    process.exitCode = 1;
+  },
+);
