@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
 import { notifyChannel } from '../lease/store.js';
+import { withTimeout } from '../lease/timeout.js';
 import { COOKIE_NAME, hasToken, hostOf, isLoopbackHost, safeEqual } from './auth.js';
 import { LiveFeed } from './live.js';
 import { createDashboardMetrics } from './metrics.js';
@@ -40,6 +41,9 @@ export interface Dashboard {
 }
 
 const HISTORY_MAX = 1000;
+/** Redis reads give up after this long (an ioredis with `maxRetriesPerRequest: null` waits forever). */
+const REDIS_TIMEOUT_MS = 2_000;
+const redisTimeout = () => new Error(`Redis did not answer within ${REDIS_TIMEOUT_MS} ms`);
 const COOKIE_MAX_AGE_S = 7 * 24 * 3600;
 
 export function createDashboard(options: DashboardOptions): Dashboard {
@@ -61,18 +65,21 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     const pending = queueReader();
     if (!pending) return snap;
     snap.redis = { prefix: o.prefix, error: null };
-    const targets: QueueTarget[] = [];
-    const views: LeaseView['partitions'] = [];
-    for (const lease of snap.leases) {
-      if (o.queues && !o.queues.includes(lease.name)) continue;
-      for (const p of lease.partitions) {
-        p.queue = o.queueName(lease.name, p.partition);
-        targets.push({ lease: lease.name, partition: p.partition, queue: p.queue });
-        views.push(p);
-      }
-    }
     try {
-      const counts = await (await pending).counts(targets);
+      const queues = await pending;
+      const names = snap.leases.map((l) => l.name);
+      const withQueues = o.queues ? new Set(o.queues) : await withTimeout(queues.recorded(names), REDIS_TIMEOUT_MS, redisTimeout);
+      const targets: QueueTarget[] = [];
+      const views: LeaseView['partitions'] = [];
+      for (const lease of snap.leases) {
+        if (!withQueues.has(lease.name)) continue;
+        for (const p of lease.partitions) {
+          p.queue = o.queueName(lease.name, p.partition);
+          targets.push({ lease: lease.name, partition: p.partition, queue: p.queue });
+          views.push(p);
+        }
+      }
+      const counts = await withTimeout(queues.counts(targets), REDIS_TIMEOUT_MS, redisTimeout);
       views.forEach((p, i) => (p.jobs = counts[i]));
     } catch (error) {
       snap.redis.error = error instanceof Error ? error.message : String(error);

@@ -1,7 +1,7 @@
 /** `dbleases/dashboard`: the ownership dashboard, its JSON API and metrics, and worker-side metrics. */
 export { createDashboard, type Dashboard, type DashboardHandler } from './dashboard.js';
 export { clientMetrics, type ClientMetrics } from './client-metrics.js';
-export { defaultQueueName, type DashboardOptions } from './options.js';
+export type { DashboardOptions } from './options.js';
 export { compactRanges } from './ranges.js';
 export { readSnapshot, tableNames } from './snapshot.js';
 export type * from './types.js';

@@ -2,6 +2,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 
 import { DbleasesError, invalidArgument, invalidOption } from '../errors.js';
 import { toDbPort, type DbPort } from '../lease/db.js';
+import { partitionQueueName } from '../bullmq/names.js';
 import { MAX_PREFIX_LENGTH, validateIdentifier } from '../options.js';
 
 export interface DashboardOptions {
@@ -18,16 +19,18 @@ export interface DashboardOptions {
   connection?: Redis | RedisOptions;
   /**
    * Lease names that have BullMQ partition queues (one queue per partition). Only used with `connection`.
-   * @defaultValue every lease
+   * @defaultValue the leases whose partition count `dbleases/bullmq` recorded in Redis
    */
   queues?: string[];
   /** BullMQ key prefix of the partition queues. @defaultValue 'bull' */
   prefix?: string;
   /**
    * The BullMQ queue name of a partition; must match the producer's and workers' naming.
-   * @defaultValue the `dbleases/bullmq` naming
+   * @defaultValue the `dbleases/bullmq` naming: `<lease>-<partition>` (`{<lease>-<partition>}` with `cluster`)
    */
   queueName?: (lease: string, partition: number) => string;
+  /** Whether the partition queues use `dbleases/bullmq`'s cluster naming (a hash tag per queue). @defaultValue false */
+  cluster?: boolean;
   /**
    * When set, every request needs `Authorization: Bearer <token>` or the login cookie. Required when
    * `listen()` binds a non-loopback address.
@@ -48,10 +51,6 @@ export const DEFAULTS = {
   historyLimit: 50,
 } as const;
 
-/** The default partition queue naming, aligned with `dbleases/bullmq`. */
-export function defaultQueueName(lease: string, partition: number): string {
-  return `${lease}-${partition}`;
-}
 
 export interface ResolvedDashboardOptions {
   port: DbPort;
@@ -66,7 +65,7 @@ export interface ResolvedDashboardOptions {
   historyLimit: number;
 }
 
-const KNOWN = new Set(['db', 'schema', 'tablePrefix', 'connection', 'queues', 'prefix', 'queueName', 'token', 'pollInterval', 'historyLimit']);
+const KNOWN = new Set(['db', 'schema', 'tablePrefix', 'connection', 'queues', 'prefix', 'queueName', 'cluster', 'token', 'pollInterval', 'historyLimit']);
 
 function integerIn(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
@@ -96,6 +95,8 @@ export function resolveDashboardOptions(options: DashboardOptions): ResolvedDash
   if (token !== undefined && (typeof token !== 'string' || token.length < 8)) {
     throw invalidOption('token', 'a string of at least 8 characters', token);
   }
+  const cluster = options.cluster ?? false;
+  if (typeof cluster !== 'boolean') throw invalidOption('cluster', 'a boolean', cluster);
   const prefix = options.prefix ?? DEFAULTS.prefix;
   if (typeof prefix !== 'string' || prefix.length === 0) throw invalidOption('prefix', 'a non-empty string', prefix);
   return {
@@ -105,7 +106,7 @@ export function resolveDashboardOptions(options: DashboardOptions): ResolvedDash
     connection,
     queues,
     prefix,
-    queueName: queueName ?? defaultQueueName,
+    queueName: queueName ?? ((lease, partition) => partitionQueueName(lease, partition, cluster)),
     token,
     pollInterval: integerIn('pollInterval', options.pollInterval ?? DEFAULTS.pollInterval, 50, 60_000),
     historyLimit: integerIn('historyLimit', options.historyLimit ?? DEFAULTS.historyLimit, 0, 1000),

@@ -1,10 +1,12 @@
 /**
  * Job counts of the BullMQ partition queues, read straight from BullMQ's keys in one pipelined round
  * trip for every partition (`<prefix>:<queue>:wait|paused|active` are lists, `prioritized|delayed|failed`
- * sorted sets). Read-only: no BullMQ script runs, nothing is created.
+ * sorted sets). Read-only: no BullMQ script runs, nothing is created. With an ioredis Cluster, one
+ * pipeline per queue (each queue's keys share its hash tag).
  */
 import type { Redis, RedisOptions } from 'ioredis';
 
+import { partitionCountKey } from '../bullmq/names.js';
 import { DbleasesError } from '../errors.js';
 import type { QueueCounts } from './types.js';
 
@@ -20,6 +22,8 @@ export interface QueueTarget {
 export interface QueueReader {
   /** Counts per target, in order. */
   counts(targets: QueueTarget[]): Promise<QueueCounts[]>;
+  /** Which of these leases have a partition count recorded by `dbleases/bullmq` (their queues exist). */
+  recorded(leases: string[]): Promise<Set<string>>;
   close(): Promise<void>;
 }
 
@@ -44,16 +48,38 @@ export async function createQueueReader(connection: Redis | RedisOptions, prefix
     redis.on('error', () => {});
     owned = true;
   }
+  const cluster = (redis as { isCluster?: boolean }).isCluster === true;
+  const queueCommands = (pipeline: ReturnType<Redis['pipeline']>, queue: string) => {
+    const base = `${prefix}:${queue}:`;
+    for (const list of LISTS) pipeline.llen(base + list);
+    for (const set of SETS) pipeline.zcard(base + set);
+  };
   return {
+    async recorded(leases) {
+      if (leases.length === 0) return new Set();
+      const keys = leases.map((name) => partitionCountKey(prefix, name));
+      // One EXISTS per key: in a cluster the keys live in different slots.
+      const found = await Promise.all(keys.map((k) => redis.exists(k)));
+      return new Set(leases.filter((_l, i) => found[i] === 1));
+    },
     async counts(targets) {
       if (targets.length === 0) return [];
-      const pipeline = redis.pipeline();
-      for (const { queue } of targets) {
-        const base = `${prefix}:${queue}:`;
-        for (const list of LISTS) pipeline.llen(base + list);
-        for (const set of SETS) pipeline.zcard(base + set);
+      let replies: [Error | null, unknown][];
+      if (cluster) {
+        // A pipeline must stay within one slot: one per queue (its keys share the queue's hash tag).
+        const per = await Promise.all(
+          targets.map(async ({ queue }) => {
+            const p = redis.pipeline();
+            queueCommands(p, queue);
+            return (await p.exec()) ?? [];
+          }),
+        );
+        replies = per.flat();
+      } else {
+        const pipeline = redis.pipeline();
+        for (const { queue } of targets) queueCommands(pipeline, queue);
+        replies = (await pipeline.exec()) ?? [];
       }
-      const replies = (await pipeline.exec()) ?? [];
       const per = LISTS.length + SETS.length;
       return targets.map((_t, i) => {
         const n = (k: number): number => {
