@@ -34,7 +34,7 @@ export function readCookie(header: string | undefined, name: string): string | u
 /** Whether the request carries the token, as a bearer header or as the login cookie. */
 export function hasToken(req: IncomingMessage, token: string): boolean {
   const auth = req.headers.authorization;
-  const bearer = auth?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+  const bearer = auth?.match(/^Bearer\s+(.+?)\s*$/i)?.[1];
   let ok = false;
   // Check both, always, so timing does not tell which one was present.
   if (bearer !== undefined && safeEqual(bearer, token)) ok = true;
