@@ -73,10 +73,7 @@ export interface PartitionedWorkerEvents<DataType, ResultType, NameType extends 
   /** Workers of these partitions stopped (sorted), before the lease released them. */
   revoked: (info: { partitions: number[]; reason: RevokeReason }) => void;
   completed: (job: Job<DataType, ResultType, NameType>, result: ResultType, partition: number) => void;
-  /**
-   * A job attempt failed. `willRetry`: an ordered retry in place follows (BullMQ's own retries in
-   * unordered mode also report `false` here; check `job.attemptsMade`).
-   */
+  /** A job attempt failed; `willRetry` when another attempt follows (in place when ordered). */
   failed: (job: Job<DataType, ResultType, NameType> | undefined, error: Error, partition: number, willRetry: boolean) => void;
   /** Jobs left active by the previous owner, put back at the head of the partition on takeover. */
   recovered: (info: { partition: number; jobIds: string[] }) => void;
@@ -314,7 +311,11 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
     worker.on('completed', (job, result) =>
       this.emit('completed', job as Job<DataType, ResultType, NameType>, result as ResultType, partition),
     );
-    worker.on('failed', (job, error) => this.emit('failed', job as Job<DataType, ResultType, NameType> | undefined, error, partition, false));
+    // BullMQ's own 'failed' (final failures, and its tail retries when unordered): a job it will
+    // retry has no finishedOn.
+    worker.on('failed', (job, error) =>
+      this.emit('failed', job as Job<DataType, ResultType, NameType> | undefined, error, partition, job !== undefined && !job.finishedOn),
+    );
     this.#slots.set(partition, slot);
     slot.started = (async () => {
       try {

@@ -176,4 +176,35 @@ describe('a fleet of worker processes', () => {
     expect(inPartition).toEqual([0, 1, 2]);
     expect(survivor.messages.some((m) => m.type === 'recovered' && m.partition === p)).toBe(true);
   });
+
+  it('on lease loss (SIGSTOP past the TTL) aborts the job; the next owner runs it first, completes it once', async () => {
+    const name = 'lost';
+    const P = 2;
+    const q = producer(name, P);
+    const a = start('lost-1', name, P);
+    const b = start('lost-2', name, P);
+    await waitFor(() => lastPartitions(a).length === 1 && lastPartitions(b).length === 1, { timeout: 20_000, message: 'a 1/1 split' });
+    const key = 'paused-key';
+    const first = await q.add('j', { key, seq: 0, holdMs: 60_000 }, { partitionKey: key });
+    await q.add('j', { key, seq: 1 }, { partitionKey: key });
+    const holder = await waitFor(() => [a, b].find((c) => c.messages.some((m) => m.type === 'start' && m.seq === 0)), { message: 'the first job to start' });
+    const other = holder === a ? b : a;
+    holder.kill('SIGSTOP');
+    const stoppedAt = performance.timeOrigin + performance.now();
+    const again = await other.waitFor((m) => m.type === 'start' && m.seq === 0, TTL + 5000, 'the job to restart on the other process');
+    expect(again.t - stoppedAt).toBeLessThan(TTL + 3000);
+    const resumedAt = performance.timeOrigin + performance.now();
+    holder.kill('SIGCONT');
+    const aborted = await holder.waitFor((m) => m.type === 'aborted' && m.seq === 0, 5000, 'the paused job to be aborted');
+    expect(aborted.code).toBe('LEASE_LOST');
+    expect(aborted.t - resumedAt).toBeLessThan(1500);
+    await other.waitFor((m) => m.type === 'end' && m.seq === 1, 10_000, 'the next job');
+    const p = q.partitionFor(key);
+    expect(other.messages.filter((m) => m.type === 'start' && m.partition === p).map((m) => m.seq)).toEqual([0, 1]);
+    const job = await q.queue(p).getJob(first.id!);
+    expect(await job!.getState()).toBe('completed');
+    expect(job!.processedBy).toBe(other === a ? 'lost-1' : 'lost-2');
+    expect(job!.returnvalue).toBe(0);
+    expect(holder.messages.some((m) => m.type === 'end' && m.seq === 0)).toBe(false);
+  });
 });
