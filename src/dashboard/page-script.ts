@@ -25,13 +25,14 @@ export const PAGE_SCRIPT = String.raw`
     for (var i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193) >>> 0; }
     return h >>> 0;
   }
+  // 16 well-separated colours; an id picks one by its FNV-1a hash. Ids that differ only in a last
+  // digit (worker-0 ... worker-9) always get different colours: with the same prefix, the low 4 bits
+  // of FNV-1a are a bijection of the last character's low 4 bits.
+  var PALETTE = ['#0891b2', '#dc2626', '#65a30d', '#c026d3', '#ea580c', '#475569', '#92400e', '#16a34a',
+    '#0f766e', '#4338ca', '#b7791f', '#9f1239', '#1e3a8a', '#2563eb', '#7c3aed', '#db2777'];
   var colours = {};
   function colour(id) {
-    if (!colours[id]) {
-      var h = fnv1a(id);
-      var hue = h % 360, sat = 58 + ((h >>> 9) % 18), light = 42 + ((h >>> 17) % 12);
-      colours[id] = 'hsl(' + hue + ', ' + sat + '%, ' + light + '%)';
-    }
+    if (!colours[id]) colours[id] = PALETTE[fnv1a(id) % PALETTE.length];
     return colours[id];
   }
   function swatch(id, status) {
@@ -135,6 +136,9 @@ export const PAGE_SCRIPT = String.raw`
     S.ages = {}; S.agesAt = Date.now();
     snap.clients.forEach(function (c) { S.ages[c.id] = c.heartbeatAgeMs; });
     renderSummary(snap); renderLeases(snap); renderClients(snap); renderHistory(snap); renderDetail();
+    var rp = $('redis-problem');
+    if (snap.redis && snap.redis.error) { rp.hidden = false; rp.textContent = 'Queue counts unavailable: Redis read failed: ' + snap.redis.error; }
+    else { rp.hidden = true; rp.textContent = ''; }
     $('updated').textContent = 'Last change ' + clock(snap.now);
   }
 

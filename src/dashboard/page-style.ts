@@ -34,6 +34,7 @@ main { padding: 20px 24px 40px; max-width: 1480px; margin: 0 auto; }
 .card h2 .meta { font-weight: 400; color: var(--muted); font-size: 13px; }
 .lease-head { display: flex; flex-wrap: wrap; align-items: baseline; justify-content: space-between; gap: 8px 16px; margin-bottom: 12px; }
 .lease-head h2 { margin: 0; }
+.lease-head h2 .mono { font-size: 15px; font-weight: 650; }
 .legend { display: flex; flex-wrap: wrap; gap: 6px 14px; font-size: 12px; color: var(--muted); }
 .legend span { display: inline-flex; align-items: center; gap: 6px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(36px, 1fr)); gap: 4px; }
@@ -73,11 +74,12 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .detail dt { color: var(--muted); }
 .detail dd { margin: 0; overflow-wrap: anywhere; }
 .detail .hint { color: var(--faint); font-size: 13px; }
-.jobs { display: grid; grid-template-columns: repeat(4, 1fr); gap: 6px; margin-top: 12px; }
-.jobs div { background: #f6f7f9; border-radius: 8px; padding: 6px 8px; text-align: center; }
+.jobs { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 6px; margin-top: 14px; }
+.jobs > div { background: #f6f7f9; border-radius: 8px; padding: 6px 2px; text-align: center; min-width: 0; }
 .jobs .n { font-size: 17px; font-weight: 650; font-variant-numeric: tabular-nums; }
-.jobs .l { font-size: 11px; color: var(--muted); text-transform: uppercase; letter-spacing: .4px; }
-.scroll { max-height: 420px; overflow: auto; }
+.jobs .l { font-size: 10px; color: var(--muted); text-transform: uppercase; letter-spacing: .3px; }
+.scroll { max-height: 380px; overflow: auto; }
+thead th { position: sticky; top: 0; background: var(--card); }
 footer { color: var(--faint); font-size: 12px; text-align: center; padding: 8px 0 24px; }
 .login { max-width: 380px; margin: 12vh auto; }
 .login input { width: 100%; padding: 9px 11px; border: 1px solid #cfd5de; border-radius: 8px; font: inherit; margin: 6px 0 12px; }

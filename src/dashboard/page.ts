@@ -26,6 +26,7 @@ export function dashboardPage(opts: { nonce: string; schema: string; tablePrefix
   <div class="status" id="conn" data-state="connecting" role="status" aria-live="polite"><span class="dot"></span><span id="conn-text">Connecting…</span></div>
 </header>
 <div id="problem" class="banner" hidden></div>
+<div id="redis-problem" class="banner" hidden></div>
 <main>
   <section class="summary" id="summary"></section>
   <div class="layout">
