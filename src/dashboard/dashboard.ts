@@ -166,7 +166,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
 
     if (path === '/') {
       const nonce = newNonce();
-      sendHtml(res, 200, dashboardPage({ nonce, schema: o.schema, tablePrefix: o.tablePrefix }), nonce);
+      sendHtml(res, 200, dashboardPage({ nonce, schema: o.schema, tablePrefix: o.tablePrefix, links: o.links }), nonce);
     } else if (path === '/events') {
       if (closing) return sendJson(res, 503, { error: 'The dashboard is closing' });
       startListening();

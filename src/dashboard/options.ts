@@ -37,6 +37,11 @@ export interface DashboardOptions {
    * @defaultValue undefined (no token; only loopback `Host` headers are served)
    */
   token?: string;
+  /**
+   * Links shown in the page header, e.g. to bull-board: `[{ text: 'Queues', url: '/queues' }]`.
+   * URLs must be http(s) or paths. @defaultValue []
+   */
+  links?: { text: string; url: string }[];
   /** How often the database is polled while a page is open, in ms. @defaultValue 300 */
   pollInterval?: number;
   /** How many recent moves the page and SSE snapshots carry. @defaultValue 50 */
@@ -61,11 +66,12 @@ export interface ResolvedDashboardOptions {
   prefix: string;
   queueName: (lease: string, partition: number) => string;
   token: string | undefined;
+  links: { text: string; url: string }[];
   pollInterval: number;
   historyLimit: number;
 }
 
-const KNOWN = new Set(['db', 'schema', 'tablePrefix', 'connection', 'queues', 'prefix', 'queueName', 'cluster', 'token', 'pollInterval', 'historyLimit']);
+const KNOWN = new Set(['db', 'schema', 'tablePrefix', 'connection', 'queues', 'prefix', 'queueName', 'cluster', 'links', 'token', 'pollInterval', 'historyLimit']);
 
 function integerIn(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
@@ -95,6 +101,13 @@ export function resolveDashboardOptions(options: DashboardOptions): ResolvedDash
   if (token !== undefined && (typeof token !== 'string' || token.length < 8)) {
     throw invalidOption('token', 'a string of at least 8 characters', token);
   }
+  const links = options.links ?? [];
+  const isLink = (l: unknown) =>
+    typeof l === 'object' && l !== null && typeof (l as { text?: unknown }).text === 'string' && typeof (l as { url?: unknown }).url === 'string' &&
+    /^(https?:\/\/|\/|\.\.?\/)/i.test((l as { url: string }).url);
+  if (!Array.isArray(links) || !links.every(isLink)) {
+    throw invalidOption('links', 'an array of { text, url } with http(s) URLs or paths', links);
+  }
   const cluster = options.cluster ?? false;
   if (typeof cluster !== 'boolean') throw invalidOption('cluster', 'a boolean', cluster);
   const prefix = options.prefix ?? DEFAULTS.prefix;
@@ -108,6 +121,7 @@ export function resolveDashboardOptions(options: DashboardOptions): ResolvedDash
     prefix,
     queueName: queueName ?? ((lease, partition) => partitionQueueName(lease, partition, cluster)),
     token,
+    links: links.map((l) => ({ text: l.text, url: l.url })),
     pollInterval: integerIn('pollInterval', options.pollInterval ?? DEFAULTS.pollInterval, 50, 60_000),
     historyLimit: integerIn('historyLimit', options.historyLimit ?? DEFAULTS.historyLimit, 0, 1000),
   };

@@ -14,6 +14,9 @@ header.top { display: flex; align-items: center; justify-content: space-between;
 .logo { display: inline-grid; grid-template-columns: repeat(2, 7px); gap: 2px; align-self: center; }
 .logo i { width: 7px; height: 7px; border-radius: 2px; display: block; background: #60a5fa; }
 .logo i:nth-child(2) { background: #34d399; } .logo i:nth-child(3) { background: #f472b6; } .logo i:nth-child(4) { background: #fbbf24; }
+.links { margin-left: auto; display: flex; gap: 16px; }
+.links a { color: #cbd5e1; text-decoration: none; font-size: 13px; }
+.links a:hover { color: #fff; text-decoration: underline; }
 .status { display: inline-flex; align-items: center; gap: 8px; font-size: 13px; padding: 4px 12px; border-radius: 999px; background: #1f2937; color: #e5e7eb; }
 .status .dot { width: 8px; height: 8px; border-radius: 50%; background: var(--faint); }
 .status[data-state="live"] .dot { background: #34d399; box-shadow: 0 0 0 3px rgba(52, 211, 153, .25); }

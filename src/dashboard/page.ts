@@ -9,8 +9,9 @@ export function escapeHtml(text: string): string {
 
 const LOGO = '<span class="logo" aria-hidden="true"><i></i><i></i><i></i><i></i></span>';
 
-export function dashboardPage(opts: { nonce: string; schema: string; tablePrefix: string }): string {
+export function dashboardPage(opts: { nonce: string; schema: string; tablePrefix: string; links: { text: string; url: string }[] }): string {
   const where = escapeHtml(`${opts.schema}.${opts.tablePrefix}`);
+  const links = opts.links.map((l) => `<a href="${escapeHtml(l.url)}">${escapeHtml(l.text)}</a>`).join('');
   const nonce = escapeHtml(opts.nonce);
   return `<!doctype html>
 <html lang="en">
@@ -23,6 +24,8 @@ export function dashboardPage(opts: { nonce: string; schema: string; tablePrefix
 <body data-stream="connecting">
 <header class="top">
   <div class="brand">${LOGO}<span>dbleases</span><span class="sub">${where}</span></div>
+  <nav class="links">${links}</nav>
+  <nav class="links">${links}</nav>
   <div class="status" id="conn" data-state="connecting" role="status" aria-live="polite"><span class="dot"></span><span id="conn-text">Connecting…</span></div>
 </header>
 <div id="problem" class="banner" hidden></div>
