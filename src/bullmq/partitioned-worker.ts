@@ -130,7 +130,9 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
   readonly prefix: string;
   readonly ordered: boolean;
   readonly cluster: boolean;
-  readonly lease: LeaseHandle;
+  readonly #client: ClientHandle;
+  /** Opened only after the partition count checked out, so a misconfigured worker never takes partitions. */
+  #lease: LeaseHandle | undefined;
   readonly #processor: Processor<DataType, ResultType, NameType>;
   readonly #workerOptions: WorkerOptions;
   readonly #forceCloseAfter: number;
@@ -194,16 +196,7 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
       stalledInterval: positiveInt('stalledInterval', stalledInterval, leaseTtl),
     };
 
-    this.lease = client.lease(this.name, this.size);
-    this.#unsubscribe.push(this.lease.onRevoke((ctx) => this.#onRevoke(ctx)));
-    const onChange = () => this.#reconcile();
-    const onLeaseError = (error: Error) => this.#error(error);
-    this.lease.on('change', onChange);
-    this.lease.on('error', onLeaseError);
-    this.#unsubscribe.push(
-      () => this.lease.off('change', onChange),
-      () => this.lease.off('error', onLeaseError),
-    );
+    this.#client = client;
     this.#ready = this.#init();
     this.#ready.then(
       () => {
@@ -216,7 +209,24 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
 
   async #init(): Promise<void> {
     await ensurePartitionCount(this.#connection.client, this.prefix, this.name, this.size);
-    await this.lease.ready();
+    if (this.#closing) throw new DbleasesError('CLIENT_CLOSED', `PartitionedWorker ${this.name} was closed before it started`);
+    const lease = this.#client.lease(this.name, this.size);
+    this.#lease = lease;
+    this.#unsubscribe.push(lease.onRevoke((ctx) => this.#onRevoke(ctx)));
+    const onChange = () => this.#reconcile();
+    const onLeaseError = (error: Error) => this.#error(error);
+    lease.on('change', onChange);
+    lease.on('error', onLeaseError);
+    this.#unsubscribe.push(
+      () => lease.off('change', onChange),
+      () => lease.off('error', onLeaseError),
+    );
+    await lease.ready();
+  }
+
+  /** The lease this worker follows; `undefined` until the partition count checked out. */
+  get lease(): LeaseHandle | undefined {
+    return this.#lease;
   }
 
   /**
@@ -272,11 +282,12 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
 
   /** Starts a Worker for every owned partition that has none. Idempotent; called on every change. */
   #reconcile(): void {
-    if (!this.#readyDone || this.#closing) return;
+    const lease = this.#lease;
+    if (!this.#readyDone || this.#closing || lease === undefined) return;
     const starting: Array<Promise<number | undefined>> = [];
-    for (const partition of this.lease.values()) {
+    for (const partition of lease.values()) {
       const slot = this.#slots.get(partition);
-      const epoch = this.lease.epoch(partition);
+      const epoch = lease.epoch(partition);
       if (epoch === undefined) continue;
       if (slot === undefined) {
         starting.push(this.#start(partition, epoch).then((ok) => (ok ? partition : undefined)));
@@ -350,7 +361,7 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
   async #process(slot: Slot, job: Job<DataType, ResultType, NameType>, token: string | undefined, signal: AbortSignal | undefined): Promise<ResultType> {
     slot.inFlight++;
     try {
-      if (slot.stopping || this.lease.epoch(slot.partition) !== slot.epoch) {
+      if (slot.stopping || this.#lease?.epoch(slot.partition) !== slot.epoch) {
         // Not ours (any more): give the job back untouched, at the head, and stop fetching.
         this.#fence(slot);
         await job.moveToWait(token);

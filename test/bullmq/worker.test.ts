@@ -67,7 +67,7 @@ describe('PartitionedWorker', () => {
       name,
       async (job) => {
         const ctx = jobPartition(job)!;
-        seen.push({ key: job.data.key, partition: ctx.partition, epoch: ctx.epoch, leaseEpoch: w.lease.epoch(ctx.partition) });
+        seen.push({ key: job.data.key, partition: ctx.partition, epoch: ctx.epoch, leaseEpoch: w.lease!.epoch(ctx.partition) });
         return job.data.key;
       },
       { client: c, partitions: 4 },
@@ -186,6 +186,7 @@ describe('PartitionedWorker', () => {
     const w = worker('mismatch', async () => undefined, { client: c, partitions: 4 });
     await expect(w.waitUntilReady()).rejects.toMatchObject({ code: 'PARTITION_COUNT_MISMATCH', message: expect.stringContaining('has 8 partitions') });
     expect(w.partitions()).toEqual([]);
+    expect(w.lease).toBeUndefined(); // the misconfigured worker never joined the lease, so it holds no partitions
     expect(() => worker('x', async () => undefined, { client: c, partitions: 4, concurrency: 2 })).toThrow(
       'Expected `concurrency` to be 1 when `ordered` is true (set `ordered: false` for more), got `2` (number)',
     );
