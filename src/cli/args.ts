@@ -1,5 +1,5 @@
 /** Argument parsing shared by the subcommands (node:util parseArgs), and the one-line error they print. */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 
 import { DbleasesError } from '../errors.js';
 
@@ -17,9 +17,10 @@ export const COMMON_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
-export function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
+/** Runs a `parseArgs` call, turning its complaints into a `UsageError`. */
+export function parsing<T>(parse: () => T): T {
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+    return parse();
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }

@@ -1,4 +1,6 @@
 /** `dbleases dashboard`: serves the dashboard until SIGINT/SIGTERM. */
+import { parseArgs } from 'node:util';
+
 import pg from 'pg';
 
 import { isLoopbackHost } from '../dashboard/auth.js';
@@ -6,7 +8,7 @@ import { createDashboard } from '../dashboard/dashboard.js';
 import { readSnapshot, tableNames } from '../dashboard/snapshot.js';
 import { toDbPort } from '../lease/db.js';
 import { MAX_PREFIX_LENGTH, validateIdentifier } from '../options.js';
-import { COMMON_OPTIONS, databaseUrl, parse, redact, UsageError, withDatabase } from './args.js';
+import { COMMON_OPTIONS, databaseUrl, parsing, redact, UsageError, withDatabase } from './args.js';
 
 export const usage = `Usage: dbleases dashboard [options]
 
@@ -25,14 +27,15 @@ Options:
   -h, --help            show this help`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parse(argv, {
+  const options = {
     ...COMMON_OPTIONS,
     port: { type: 'string' },
     host: { type: 'string' },
     'redis-url': { type: 'string' },
     'bull-prefix': { type: 'string' },
     token: { type: 'string' },
-  });
+  } as const;
+  const { values } = parsing(() => parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
   if (values.help) {
     console.log(usage);
     return 0;

@@ -1,4 +1,6 @@
 /** `dbleases status`: the ownership picture as a terminal table. */
+import { parseArgs } from 'node:util';
+
 import pg from 'pg';
 
 import { readSnapshot, tableNames } from '../dashboard/snapshot.js';
@@ -6,7 +8,7 @@ import { compactRanges } from '../dashboard/ranges.js';
 import type { Snapshot } from '../dashboard/types.js';
 import { toDbPort } from '../lease/db.js';
 import { MAX_PREFIX_LENGTH, validateIdentifier } from '../options.js';
-import { COMMON_OPTIONS, databaseUrl, parse, printable, withDatabase } from './args.js';
+import { COMMON_OPTIONS, databaseUrl, parsing, printable, withDatabase } from './args.js';
 import { formatAge, formatTable } from './table.js';
 
 export const usage = `Usage: dbleases status [options]
@@ -49,7 +51,9 @@ export function renderStatus(snapshot: Snapshot): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { ...COMMON_OPTIONS, json: { type: 'boolean' } });
+  const { values } = parsing(() =>
+    parseArgs({ args: argv, options: { ...COMMON_OPTIONS, json: { type: 'boolean' } }, strict: true, allowPositionals: false }),
+  );
   if (values.help) {
     console.log(usage);
     return 0;
