@@ -465,7 +465,9 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
       }
       await slot.started;
       const idle = await this.#whenIdle(slot, this.#forceCloseAfter, undefined);
-      await worker.close(!idle);
+      // A lost partition is not ours to tidy up (and Redis may be why): never wait on it. The next
+      // owner's takeover recovers whatever this Worker left active.
+      await worker.close(!idle || reason === 'lost');
     } catch (error) {
       this.#error(asError(error), slot.partition);
     } finally {
