@@ -101,8 +101,10 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw invalidOption(key, `one of the known options (${[...known].join(', ')})`, (options as Record<string, unknown>)[key]);
   }
-  const ttl = integerIn('ttl', options.ttl ?? DEFAULTS.ttl, 1_000, 3_600_000, ' ms');
-  const heartbeat = options.heartbeat ?? DEFAULTS.heartbeat;
+  // Only `undefined` means "use the default": an explicit null is a mistake worth reporting.
+  const pick = <K extends keyof ClientOptions>(key: K): unknown => (options[key] === undefined ? DEFAULTS[key] : options[key]);
+  const ttl = integerIn('ttl', pick('ttl'), 1_000, 3_600_000, ' ms');
+  const heartbeat = pick('heartbeat');
   if (typeof heartbeat !== 'number' || !Number.isInteger(heartbeat) || heartbeat < 50 || heartbeat * 2 > ttl) {
     throw invalidOption(
       'heartbeat',
@@ -110,20 +112,20 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
       heartbeat,
     );
   }
-  const notify = options.notify ?? DEFAULTS.notify;
+  const notify = pick('notify');
   if (typeof notify !== 'boolean') throw invalidOption('notify', 'a boolean', notify);
-  const info = options.info ?? DEFAULTS.info;
+  const info = pick('info');
   if (typeof info !== 'object' || info === null || Array.isArray(info)) throw invalidOption('info', 'a plain object', info);
   return {
     ttl,
     heartbeat,
-    schema: validateIdentifier('schema', options.schema ?? DEFAULTS.schema, 63),
-    tablePrefix: validateIdentifier('tablePrefix', options.tablePrefix ?? DEFAULTS.tablePrefix, MAX_PREFIX_LENGTH),
-    migrationTimeout: integerIn('migrationTimeout', options.migrationTimeout ?? DEFAULTS.migrationTimeout, 100, 600_000, ' ms'),
-    drainTimeout: integerIn('drainTimeout', options.drainTimeout ?? DEFAULTS.drainTimeout, 0, 86_400_000, ' ms'),
-    logger: resolveLogger(options.logger),
+    schema: validateIdentifier('schema', pick('schema'), 63),
+    tablePrefix: validateIdentifier('tablePrefix', pick('tablePrefix'), MAX_PREFIX_LENGTH),
+    migrationTimeout: integerIn('migrationTimeout', pick('migrationTimeout'), 100, 600_000, ' ms'),
+    drainTimeout: integerIn('drainTimeout', pick('drainTimeout'), 0, 86_400_000, ' ms'),
+    logger: resolveLogger(pick('logger')),
     notify,
-    info: { ...info },
+    info: { ...(info as Record<string, unknown>) },
     margin: Math.max(100, Math.round(ttl * 0.1)),
   };
 }
