@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { PartitionedQueue } from '../../src/bullmq/index.js';
 import { createDashboard, type Dashboard, type LeaseView, type Snapshot } from '../../src/dashboard/index.js';
+import { notifyChannel } from '../../src/lease/store.js';
 import { REDIS_URL, uniqueName } from '../helpers/env.js';
 import { dropSchema, newPool, openEvents, request, startClient, waitBalanced, waitFor, type Started } from './helpers.js';
 
@@ -281,6 +282,38 @@ describe('live updates', () => {
     // Its graceful leave shows too: the partitions go back to the two others.
     await stream.next((e) => e.event === 'snapshot' && !(JSON.parse(e.data) as Snapshot).clients.some((x) => x.id === 'worker-c'), 5_000);
     stream.close();
+    await waitBalanced([a, b], SIZE);
+  });
+
+  it("wakes on the lease core's NOTIFY: a join shows within 1 s even with a 10 s poll", async () => {
+    const listeners = async () =>
+      Number(
+        (await pool.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE query = $1`, [`LISTEN "${notifyChannel(schema, 'db_leases')}"`]))
+          .rows[0]?.n,
+      );
+    const before = await listeners();
+    const slow = createDashboard({ db: pool, schema, pollInterval: 10_000 });
+    const { url } = await slow.listen(0);
+    const stream = await openEvents(`${url}events`);
+    try {
+      await stream.next((e) => e.event === 'snapshot');
+      await waitFor('the dashboard to LISTEN', async () => (await listeners()) === before + 1);
+      const d = await startClient(pool, 'worker-d', schema, 'orders', SIZE);
+      try {
+        await d.lease.ready();
+        const joinedAt = performance.now();
+        const shown = await stream.next(
+          (e) => e.event === 'snapshot' && ((JSON.parse(e.data) as Snapshot).leases[0]?.members.includes('worker-d') ?? false),
+          5_000,
+        );
+        expect(shown.at - joinedAt).toBeLessThan(1000);
+      } finally {
+        await d.client.close();
+      }
+    } finally {
+      stream.close();
+      await slow.close();
+    }
     await waitBalanced([a, b], SIZE);
   });
 
