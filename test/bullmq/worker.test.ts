@@ -34,8 +34,8 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function client(id: string): Promise<LeaseClient> {
-  const c = await createClient(db.pool, id, { schema: db.schema, ttl: TTL, heartbeat: HB });
+async function client(id: string, drainTimeout?: number): Promise<LeaseClient> {
+  const c = await createClient(db.pool, id, { schema: db.schema, ttl: TTL, heartbeat: HB, ...(drainTimeout === undefined ? {} : { drainTimeout }) });
   cleanup.push(() => c.close());
   return c;
 }
@@ -177,6 +177,40 @@ describe('PartitionedWorker', () => {
     expect(ran2).toEqual([2]);
     console.log(`graceful handover: partitions running on the next owner ${handover.toFixed(0)} ms after the in-flight job finished`);
     expect(handover).toBeLessThan(1500);
+  });
+
+  it('when a drain outlasts drainTimeout: aborts the job, force-closes, and the next owner runs it first', async () => {
+    const name = 'drain-timeout';
+    const c1 = await client('dt-1', 300);
+    const q = producer(name, 1);
+    const aborted: unknown[] = [];
+    const never = latch(); // the first attempt ignores its signal and never ends on its own
+    const w1 = worker<{ n: number }, void>(
+      name,
+      async (_job, _token, signal) => {
+        signal?.addEventListener('abort', () => aborted.push(signal.reason));
+        await never.promise;
+      },
+      { client: c1, partitions: 1, forceCloseAfter: 100 },
+    );
+    cleanup.push(async () => never.open());
+    await nextEvent(w1, 'assigned');
+    await q.add('j', { n: 1 }, { partitionKey: 'k' });
+    await q.add('j', { n: 2 }, { partitionKey: 'k' });
+    await waitFor(async () => (await q.getJobCounts('active')).active === 1, { message: 'job 1 active' });
+    const c2 = await client('dt-2');
+    const ran2: number[] = [];
+    const w2 = worker<{ n: number }, void>(name, async (job) => void ran2.push(job.data.n), { client: c2, partitions: 1 });
+    const recovered = nextEvent(w2, 'recovered', { timeout: 10_000 });
+    const closedAt = performance.now();
+    const closing = c1.close();
+    await closing;
+    const closeMs = performance.now() - closedAt;
+    expect(aborted).toEqual([expect.objectContaining({ code: 'LEASE_LOST' })]);
+    expect(closeMs).toBeLessThan(300 + 100 + 1000);
+    await recovered;
+    await waitFor(() => ran2.length === 2, { message: 'both jobs on the next owner' });
+    expect(ran2).toEqual([1, 2]);
   });
 
   it('refuses a partition count that differs from the recorded one, and bad options', async () => {
