@@ -85,6 +85,9 @@ describe('PartitionedWorker', () => {
     expect(done?.processedBy).toBe('basic-1');
     expect(await q.queue(0).getGlobalConcurrency()).toBe(1);
     expect(w.worker(0)?.opts.name).toBe('basic-1');
+    // CLIENT LIST (what bull-board's "connected workers" reads) names the consumer of each partition.
+    const workers = await q.queue(2).getWorkers();
+    expect(workers.map((c) => c.rawname)).toEqual([`${prefix}:${Buffer.from('basic-2').toString('base64')}:w:basic-1`]);
   });
 
   it('retries a failing job in place, after its backoff, before any later job of its partition', async () => {
