@@ -4,9 +4,9 @@
  * writes settle the races between slightly different snapshots.
  *
  * Target, for the live members sorted by id (C of them, N partitions):
- * - quotas: ⌊N/C⌋ each, and the N mod C extra partitions go to the members that hold the most now
- *   (holdings capped at ⌊N/C⌋+1, ties by id), so nobody gives up a partition it may keep: moves are
- *   minimal, and the choice does not flip while over-quota members shed their excess;
+ * - quotas: ⌊N/C⌋ each, and the N mod C extra partitions go first to the members holding more than
+ *   ⌊N/C⌋ now, then by id, so nobody gives up a partition it may keep: moves are minimal, and the
+ *   choice does not flip while over-quota members shed their excess or newcomers fill up;
  * - each member keeps its lowest-numbered partitions up to its quota (sticky);
  * - the rest (free partitions, those of dead members, and the excess of over-quota members) fill the
  *   deficits of the members in id order, lowest partitions first.
@@ -72,9 +72,11 @@ export function computeTarget(snapshot: Snapshot): Map<string, number[]> {
 
   const base = Math.floor(size / live.length);
   const extra = size % live.length;
-  // Rank by holdings capped at base+1: every member at or above base+1 is an equally cheap home for an
-  // extra partition, and capping keeps the choice stable while over-quota members shed their excess.
-  const rank = (id: string) => Math.min(owned.get(id)!.length, base + 1);
+  // The extra partitions go first to members holding more than base: only for them does an extra
+  // partition save a move (they would otherwise give one up), and any of them is as cheap as another.
+  // Everyone else is ranked alike (ties by id): ranking them by holdings would move the extras while
+  // newcomers fill up (one claims, overtakes another, takes its extra), costing one more round.
+  const rank = (id: string) => (owned.get(id)!.length > base ? 1 : 0);
   const byLoad = [...live].sort((a, b) => rank(b) - rank(a) || compareIds(a, b));
   const quota = new Map<string, number>(byLoad.map((id, i) => [id, base + (i < extra ? 1 : 0)]));
 
@@ -108,14 +110,20 @@ export function plan(snapshot: Snapshot, me: string, local: LocalState): Plan {
   for (const p of mine) {
     if (local.held.has(p) || local.draining.has(p)) continue;
     const row = rows.get(p) ?? { partition: p, owner: null, epoch: 0 };
-    if (row.owner === null || row.owner === me || !live.has(row.owner)) claim.push({ partition: p, epoch: row.epoch });
+    if (row.owner === null || row.owner === me || !live.has(row.owner))
+      claim.push({ partition: p, epoch: row.epoch });
   }
   claim.sort((a, b) => a.partition - b.partition);
 
   const drain = [...local.held].filter((p) => !mine.has(p)).sort((a, b) => a - b);
   const release: number[] = [];
   for (const row of snapshot.partitions) {
-    if (row.owner === me && !local.held.has(row.partition) && !local.draining.has(row.partition) && !mine.has(row.partition)) {
+    if (
+      row.owner === me &&
+      !local.held.has(row.partition) &&
+      !local.draining.has(row.partition) &&
+      !mine.has(row.partition)
+    ) {
       release.push(row.partition);
     }
   }

@@ -92,6 +92,17 @@ describe('computeTarget: examples', () => {
     });
   });
 
+  it('does not move the extra partitions while newcomers fill up', () => {
+    // 6 over 4: a keeps its 2, b (first id) gets the other extra. When c has claimed its 1 first, the
+    // extra must stay with b: handing it to c (who now holds "more") would cost b one more round.
+    const members = { a: LIVE, b: LIVE, c: LIVE, d: LIVE };
+    const before = computeTarget(snap(6, members, ['a', 'a']));
+    const after = computeTarget(snap(6, members, ['a', 'a', 'c']));
+    expect(asObject(before)).toEqual({ a: [0, 1], b: [2, 3], c: [4], d: [5] });
+    expect(after.get('b')).toHaveLength(2);
+    expect(after.get('c')).toEqual([2]);
+  });
+
   it('keeps the lowest-numbered partitions of an over-quota member (sticky) and drains the others', () => {
     const s = snap(4, { a: LIVE, b: LIVE }, ['a', 'a', 'a', 'a']);
     expect(asObject(computeTarget(s))).toEqual({ a: [0, 1], b: [2, 3] });
@@ -210,7 +221,7 @@ const ids = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l'];
  * Random sizes 1..512, 0..12 members (each live or dead), current owners drawn from the members, a
  * stranger, or nobody; random epochs. Rows come in random order and some rows are missing.
  */
-const worldArb: fc.Arbitrary<World> = fc
+const randomWorldArb: fc.Arbitrary<World> = fc
   .record({
     size: fc.integer({ min: 1, max: 512 }),
     members: fc.uniqueArray(fc.record({ id: fc.constantFrom(...ids), live: fc.boolean() }), {
@@ -256,6 +267,46 @@ const worldArb: fc.Arbitrary<World> = fc
         return { snapshot, live: members.filter((m) => m.live).map((m) => m.id) };
       }),
   );
+
+/**
+ * A balanced split among earlier members (blocks or round-robin, a few partitions freed), then
+ * churn: some of them died, some new ones joined. This is where the choice of who gets the extra
+ * partitions decides how much moves.
+ */
+const churnWorldArb: fc.Arbitrary<World> = fc
+  .record({
+    size: fc.integer({ min: 1, max: 512 }),
+    before: fc.uniqueArray(fc.constantFrom(...ids), { minLength: 1, maxLength: 8 }),
+    joined: fc.uniqueArray(fc.constantFrom(...ids), { maxLength: 4 }),
+    deadMask: fc.nat(),
+    roundRobin: fc.boolean(),
+    freed: fc.array(fc.nat(), { maxLength: 4 }),
+    seed: fc.nat(),
+  })
+  .map(({ size, before, joined, deadMask, roundRobin, freed, seed }) => {
+    const dead = new Set(before.filter((_, i) => (deadMask >> i) & 1));
+    const block = Math.ceil(size / before.length);
+    const owners: (string | null)[] = Array.from(
+      { length: size },
+      (_, p) => before[roundRobin ? p % before.length : Math.floor(p / block)]!,
+    );
+    for (const f of freed) owners[f % size] = null;
+    const all = [...new Set([...before, ...joined])];
+    const memberRows = all.map((id) => ({
+      id,
+      expiresAt: dead.has(id) && !joined.includes(id) ? DEAD : LIVE,
+    }));
+    const partitionRows = owners.map((owner, partition) => ({ partition, owner, epoch: 1 }));
+    const snapshot: Snapshot = {
+      size,
+      now: NOW,
+      members: shuffle(memberRows, seed),
+      partitions: shuffle(partitionRows, seed + 1),
+    };
+    return { snapshot, live: memberRows.filter((m) => m.expiresAt > NOW).map((m) => m.id) };
+  });
+
+const worldArb: fc.Arbitrary<World> = fc.oneof(randomWorldArb, churnWorldArb);
 
 function shuffle<T>(items: readonly T[], seed: number): T[] {
   const out = [...items];
