@@ -45,7 +45,7 @@ const lease = (name: string) => ({ DBL_LEASE: name });
 describe('lease clients in separate processes', () => {
   it('split fairly, and a SIGKILLed owner is taken over within TTL + 1 s without overlap', async () => {
     const procs = ['k1', 'k2', 'k3'].map((id) => start(id, lease('kill')));
-    await waitFor(() => balanced(procs, SIZE), { timeout: 15_000, message: 'a balanced split' });
+    await waitFor(() => balanced(procs, SIZE), { timeout: 30_000, message: 'a balanced split' });
     const victim = procs[0]!;
     const victimValues = currentValues([victim])[0]!;
     expect(victimValues.length).toBeGreaterThanOrEqual(5);
@@ -64,7 +64,7 @@ describe('lease clients in separate processes', () => {
 
   it('a process paused past the TTL fences itself, and re-claims after it resumes', async () => {
     const procs = ['s1', 's2'].map((id) => start(id, lease('stop')));
-    await waitFor(() => balanced(procs, SIZE), { timeout: 15_000, message: 'a balanced split' });
+    await waitFor(() => balanced(procs, SIZE), { timeout: 30_000, message: 'a balanced split' });
     const [paused, other] = procs as [Child, Child];
     const pausedValues = currentValues([paused])[0]!;
     paused.kill('SIGSTOP');
