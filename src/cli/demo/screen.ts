@@ -1,0 +1,75 @@
+/**
+ * Output of the demo: event lines scroll; on a TTY the ownership status is one area redrawn in place
+ * below them, otherwise each change of a worker's partitions is printed as a plain line.
+ */
+import { compactRanges } from '../../dashboard/ranges.js';
+import { formatTable } from '../table.js';
+import type { DemoWorker } from './fleet.js';
+
+export class Screen {
+  readonly #tty: boolean;
+  readonly #write: (text: string) => void;
+  #drawn = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    readonly startedAt: number,
+    readonly size: number,
+    readonly workers: () => DemoWorker[],
+    stream: NodeJS.WriteStream = process.stdout,
+  ) {
+    this.#tty = stream.isTTY === true && process.env.TERM !== 'dumb';
+    this.#write = (text) => stream.write(text);
+  }
+
+  elapsed(t = performance.timeOrigin + performance.now()): string {
+    return `${((t - this.startedAt) / 1000).toFixed(1).padStart(5)} s`;
+  }
+
+  start(): void {
+    if (!this.#tty) return;
+    this.#timer = setInterval(() => this.#redraw(), 100);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    if (this.#tty) this.#redraw();
+    this.#drawn = 0;
+  }
+
+  /** An event line, printed above the status area. */
+  event(text: string): void {
+    this.#clear();
+    this.#write(`${this.elapsed()}  ${text}\n`);
+    if (this.#tty && this.#timer) this.#redraw();
+  }
+
+  /** A worker's partitions changed (plain mode prints it; the TTY redraws on its timer). */
+  changed(worker: DemoWorker): void {
+    if (this.#tty) return;
+    this.#write(`${this.elapsed()}    ${worker.id} owns ${String(worker.values.length).padStart(2)}: ${compactRanges(worker.values) || '-'}\n`);
+  }
+
+  /** The ownership table: one row per worker. */
+  table(): string {
+    const rows = [['WORKER', 'PID', 'STATE', 'COUNT', 'PARTITIONS']];
+    for (const w of this.workers()) {
+      rows.push([w.id, String(w.proc.pid ?? '-'), w.state, String(w.values.length), compactRanges(w.values) || '-']);
+    }
+    const owned = new Set(this.workers().flatMap((w) => w.values)).size;
+    return `${formatTable(rows, new Set([1, 3]))}\n${owned}/${this.size} partitions owned`;
+  }
+
+  #clear(): void {
+    if (this.#drawn > 0) this.#write(`\x1b[${this.#drawn}F\x1b[J`);
+    this.#drawn = 0;
+  }
+
+  #redraw(): void {
+    this.#clear();
+    const text = `\n${this.table()}\n`;
+    this.#write(text);
+    this.#drawn = text.split('\n').length - 1;
+  }
+}
