@@ -2,7 +2,8 @@
  * Server-Sent Events: while at least one page listens, the database is polled every `interval` ms (the
  * correctness path; a NOTIFY only makes the next poll come sooner). A `snapshot` event goes out when
  * something a viewer can see changed (owners, epochs, states, queue counts, moves), a small `clock`
- * event every second carries the heartbeat ages, and a `problem` event says the read failed.
+ * event after each poll that changed nothing visible (at most every 250 ms) carries the heartbeat ages
+ * and expiries, and a `problem` event says the read failed.
  */
 import type { ServerResponse } from 'node:http';
 
@@ -15,7 +16,8 @@ export function structuralKey(snapshot: Snapshot): string {
   return JSON.stringify(snapshot, (key, value: unknown) => (VOLATILE.has(key) ? undefined : value));
 }
 
-const CLOCK_EVERY_MS = 1_000;
+/** Clock events go out at most this often (so an expiry a page shows never runs stale by more). */
+const CLOCK_EVERY_MS = 250;
 const PING_EVERY_MS = 15_000;
 
 export class LiveFeed {
@@ -110,8 +112,12 @@ export class LiveFeed {
     } else if (now - this.#lastClock >= CLOCK_EVERY_MS) {
       this.#lastClock = now;
       const ages: Record<string, number> = {};
-      for (const c of snapshot.clients) ages[c.id] = c.heartbeatAgeMs;
-      this.#broadcast('clock', { now: snapshot.now, heartbeatAgeMs: ages });
+      const expires: Record<string, string> = {};
+      for (const c of snapshot.clients) {
+        ages[c.id] = c.heartbeatAgeMs;
+        expires[c.id] = c.expiresAt;
+      }
+      this.#broadcast('clock', { now: snapshot.now, heartbeatAgeMs: ages, expiresAt: expires });
     }
   }
 

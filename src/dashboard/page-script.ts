@@ -7,7 +7,7 @@
 export const PAGE_SCRIPT = String.raw`
 (function () {
   'use strict';
-  var S = { snap: null, offset: 0, ages: {}, agesAt: 0, pinned: null, hover: null, cards: {}, es: null, lastEvent: 0, attempts: 0, timer: null };
+  var S = { snap: null, offset: 0, ages: {}, agesAt: 0, expires: {}, pinned: null, hover: null, cards: {}, es: null, lastEvent: 0, attempts: 0, timer: null };
   var root = document.body;
 
   function el(tag, cls, text) {
@@ -101,6 +101,7 @@ export const PAGE_SCRIPT = String.raw`
       var c = JSON.parse(e.data);
       S.offset = Date.parse(c.now) - Date.now();
       S.ages = c.heartbeatAgeMs; S.agesAt = Date.now();
+      S.expires = c.expiresAt || {};
       tick();
     });
     es.addEventListener('problem', function (e) { alive(); problem(JSON.parse(e.data).message); });
@@ -133,8 +134,8 @@ export const PAGE_SCRIPT = String.raw`
   function apply(snap) {
     S.snap = snap;
     S.offset = Date.parse(snap.now) - Date.now();
-    S.ages = {}; S.agesAt = Date.now();
-    snap.clients.forEach(function (c) { S.ages[c.id] = c.heartbeatAgeMs; });
+    S.ages = {}; S.agesAt = Date.now(); S.expires = {};
+    snap.clients.forEach(function (c) { S.ages[c.id] = c.heartbeatAgeMs; S.expires[c.id] = c.expiresAt; });
     renderSummary(snap); renderLeases(snap); renderClients(snap); renderHistory(snap); renderDetail();
     var rp = $('redis-problem');
     if (snap.redis && snap.redis.error) { rp.hidden = false; rp.textContent = 'Queue counts unavailable: Redis read failed: ' + snap.redis.error; }
@@ -323,8 +324,9 @@ export const PAGE_SCRIPT = String.raw`
     row(dl, 'Status', el('span', 'badge ' + p.status, p.status === 'expired' ? 'owner expired' : p.status));
     row(dl, 'Epoch', p.epoch);
     row(dl, 'Owned since', p.ownedSince ? rel(p.ownedSince) : null);
+    // A partition's expiry is its owner's: renewed by every heartbeat, so read it from the clock events.
     var exp = row(dl, 'Expires', p.expiresAt ? rel(p.expiresAt) : null);
-    exp.setAttribute('data-expires', p.expiresAt || '');
+    exp.setAttribute('data-expires-of', p.expiresAt && p.owner !== null ? p.owner : '');
     if (p.queue) row(dl, 'Queue', el('span', 'mono', p.queue));
     box.appendChild(dl);
     if (p.jobs) {
@@ -342,8 +344,9 @@ export const PAGE_SCRIPT = String.raw`
       var a = heartbeatAge(cells[i].getAttribute('data-age-of'));
       cells[i].textContent = a === undefined ? '\u2014' : fmtDuration(a) + ' ago';
     }
-    var exp = document.querySelector('[data-expires]');
-    if (exp && exp.getAttribute('data-expires')) exp.textContent = rel(exp.getAttribute('data-expires'));
+    var exp = document.querySelector('[data-expires-of]');
+    var owner = exp && exp.getAttribute('data-expires-of');
+    if (owner && S.expires[owner]) exp.textContent = rel(S.expires[owner]);
     var last = $('last-move');
     if (last && S.snap && S.snap.history.length) last.textContent = rel(S.snap.history[0].at);
   }
