@@ -128,8 +128,8 @@ export class LeaseClient extends TypedEmitter<ClientEvents> implements ClientHan
     await Promise.all([...this.#leases.values()].map((l) => l.whenDrained()));
     clearInterval(this.#heartbeatTimer);
     clearTimeout(this.#listenTimer);
+    this.#closed = true; // no new tick from here on; let the one in flight finish before leaving
     await this.#ticking;
-    this.#closed = true;
     clearTimeout(this.#fenceTimer);
     try {
       await this.#store.leave(this.id, this.instance, [...this.#leases.keys()]);

@@ -46,8 +46,9 @@ interface PGliteLike {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 const isPGlite = (v: unknown): v is PGliteLike =>
   isObject(v) && typeof v.listen === 'function' && typeof v.exec === 'function' && typeof v.transaction === 'function';
+// A pg.Client has connect() and query() too, but LISTEN and transactions need a pool to take connections from.
 const isPgPool = (v: unknown): v is PgPoolLike =>
-  isObject(v) && typeof v.connect === 'function' && typeof v.query === 'function' && !('release' in v);
+  isObject(v) && typeof v.connect === 'function' && typeof v.query === 'function' && typeof v.totalCount === 'number';
 
 /** Adapts a pg.Pool, a PGlite instance, or a Drizzle database built on either. */
 export function toDbPort(db: unknown): DbPort {

@@ -95,3 +95,14 @@ describe('lease arguments', () => {
     expect(rows[0].n).toBe(0);
   });
 });
+
+describe('database handles', () => {
+  it('refuses a single pg.Client (LISTEN and transactions need a pool)', async () => {
+    const { default: pg } = await import('pg');
+    const single = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await expect(createClient(single, 'single', { schema: db.schema })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/`db` to be a pg.Pool/),
+    });
+  });
+});
