@@ -7,6 +7,7 @@
  */
 import type { ServerResponse } from 'node:http';
 
+import { withTimeout } from '../lease/timeout.js';
 import type { Snapshot } from './types.js';
 
 /** Fields that change on every heartbeat: left out when deciding whether to push a snapshot. */
@@ -19,6 +20,8 @@ export function structuralKey(snapshot: Snapshot): string {
 /** Clock events go out at most this often (so an expiry a page shows never runs stale by more). */
 const CLOCK_EVERY_MS = 250;
 const PING_EVERY_MS = 15_000;
+const PROBLEM_EVERY_MS = 1_000;
+const READ_TIMEOUT_MS = 5_000;
 
 export class LiveFeed {
   readonly #read: () => Promise<Snapshot>;
@@ -89,11 +92,15 @@ export class LiveFeed {
   async #poll(): Promise<void> {
     let snapshot: Snapshot;
     try {
-      snapshot = await this.#read();
+      // A pool without a connection timeout can wait forever on a dead server: bound every read.
+      snapshot = await withTimeout(this.#read(), READ_TIMEOUT_MS, () => new Error(`the database did not answer within ${READ_TIMEOUT_MS} ms`));
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      if (message !== this.#problem) {
+      const now = Date.now();
+      // Repeated while it lasts, so pages know the stream itself is alive.
+      if (message !== this.#problem || now - this.#lastClock >= PROBLEM_EVERY_MS) {
         this.#problem = message;
+        this.#lastClock = now;
         this.#broadcast('problem', { message });
       }
       return;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDashboard, readSnapshot, tableNames, type Dashboard } from '../../src/dashboard/index.js';
 import { toDbPort } from '../../src/lease/db.js';
 import { uniqueName } from '../helpers/env.js';
-import { dropSchema, newPool, writeFixture } from './helpers.js';
+import { dropSchema, newPool, openEvents, writeFixture } from './helpers.js';
 
 const pool = newPool();
 const schema = uniqueName('dashboard-snapshot');
@@ -49,6 +49,27 @@ describe('snapshot', () => {
   it('honours the history limit', async () => {
     const s = await readSnapshot(toDbPort(pool), tableNames(schema, 'db_leases'), 1);
     expect(s.history).toHaveLength(1);
+  });
+});
+
+describe('event stream when the database read fails', () => {
+  it('says so with repeated `problem` events, and recovers', async () => {
+    const stream = await openEvents(`${url}events`);
+    try {
+      await stream.next((e) => e.event === 'snapshot');
+      // A real failure: the table the snapshot reads disappears (renamed) and comes back.
+      await pool.query(`ALTER TABLE "${schema}"."db_leases_partitions" RENAME TO db_leases_partitions_away`);
+      const first = await stream.next((e) => e.event === 'problem');
+      expect(JSON.parse(first.data)).toEqual({ message: expect.stringContaining('db_leases_partitions') });
+      const again = await stream.next((e) => e.event === 'problem', 3_000);
+      expect(again.at - first.at).toBeGreaterThanOrEqual(900);
+      await pool.query(`ALTER TABLE "${schema}"."db_leases_partitions_away" RENAME TO db_leases_partitions`);
+      const cleared = await stream.next((e) => e.event === 'problem' && JSON.parse(e.data).message === null, 3_000);
+      expect(cleared).toBeTruthy();
+      await stream.next((e) => e.event === 'clock' || e.event === 'snapshot', 3_000);
+    } finally {
+      stream.close();
+    }
   });
 });
 
