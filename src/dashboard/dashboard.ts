@@ -61,7 +61,9 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   };
 
   async function snapshot(historyLimit = o.historyLimit): Promise<Snapshot> {
-    const snap = await readSnapshot(o.port, tables, historyLimit);
+    const snap = await readSnapshot(o.port, tables, historyLimit).catch((error: unknown) => {
+      throw explain(error, o.schema, o.tablePrefix);
+    });
     const pending = queueReader();
     if (!pending) return snap;
     snap.redis = { prefix: o.prefix, error: null };
@@ -169,6 +171,10 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       sendHtml(res, 200, dashboardPage({ nonce, schema: o.schema, tablePrefix: o.tablePrefix, links: o.links }), nonce);
     } else if (path === '/events') {
       if (closing) return sendJson(res, 503, { error: 'The dashboard is closing' });
+      if (method === 'HEAD') {
+        res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8' }).end();
+        return;
+      }
       startListening();
       feed.subscribe(res);
     } else if (path === '/metrics') {
@@ -259,6 +265,15 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       return closing;
     },
   };
+}
+
+/** Words a missing-table error for operators; other errors pass through. */
+function explain(error: unknown, schema: string, tablePrefix: string): unknown {
+  if ((error as { code?: string }).code !== '42P01') return error;
+  return new Error(
+    `No dbleases tables in schema ${schema} with prefix ${tablePrefix}: start a lease client (it migrates) or check \`schema\` / \`tablePrefix\``,
+    { cause: error },
+  );
 }
 
 function newNonce(): string {
