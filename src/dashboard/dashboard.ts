@@ -271,7 +271,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
 function explain(error: unknown, schema: string, tablePrefix: string): unknown {
   if ((error as { code?: string }).code !== '42P01') return error;
   return new Error(
-    `No dbleases tables in schema ${schema} with prefix ${tablePrefix}: start a lease client (it migrates) or check \`schema\` / \`tablePrefix\``,
+    `No dbleases tables in schema ${schema} with prefix ${tablePrefix} (${(error as Error).message}): start a lease client (it migrates) or check \`schema\` / \`tablePrefix\``,
     { cause: error },
   );
 }

@@ -94,7 +94,8 @@ export const PAGE_SCRIPT = String.raw`
     setStream(S.attempts ? 'lost' : 'connecting', S.attempts ? 'Stream lost \u2014 reconnecting\u2026' : 'Connecting\u2026');
     var es = new EventSource('events');
     S.es = es;
-    es.addEventListener('open', function () { S.attempts = 0; alive(); });
+    // A fresh stream starts clean: the server repeats a problem that still holds.
+    es.addEventListener('open', function () { S.attempts = 0; problem(null); alive(); });
     es.addEventListener('snapshot', function (e) { alive(); apply(JSON.parse(e.data)); });
     es.addEventListener('clock', function (e) {
       alive();
@@ -143,9 +144,11 @@ export const PAGE_SCRIPT = String.raw`
     $('updated').textContent = 'Last change ' + clock(snap.now);
   }
 
-  function stat(label, value, cls) {
+  function stat(label, value, cls, note) {
     var d = el('div', 'stat');
-    add(d, el('div', 'k', label), el('div', 'v' + (cls ? ' ' + cls : ''), value));
+    var v = el('div', 'v' + (cls ? ' ' + cls : ''), value);
+    if (note) v.appendChild(el('small', null, note));
+    add(d, el('div', 'k', label), v);
     return d;
   }
   function renderSummary(snap) {
@@ -154,7 +157,7 @@ export const PAGE_SCRIPT = String.raw`
     snap.clients.forEach(function (c) { if (c.state !== 'expired') live++; });
     var s = $('summary'); clear(s);
     add(s, stat('Leases', snap.leases.length), stat('Partitions', parts), stat('Unowned', unowned, unowned ? 'warn' : ''),
-      stat('Clients', live + (snap.clients.length > live ? ' / ' + snap.clients.length : '')),
+      stat('Clients', live, '', snap.clients.length > live ? (snap.clients.length - live) + ' expired' : ''),
       stat('Last move', snap.history.length ? rel(snap.history[0].at) : '\u2014'));
     s.lastChild.lastChild.id = 'last-move';
   }
@@ -261,7 +264,10 @@ export const PAGE_SCRIPT = String.raw`
       names.forEach(function (name, i) {
         var line = el('div');
         if (names.length > 1 || snap.leases.length > 1) add(line, el('b', null, name + ' '));
-        add(line, el('span', null, ranges(c.partitions[name])));
+        var text = ranges(c.partitions[name]);
+        var shown = el('span', null, text.length > 180 ? text.slice(0, text.lastIndexOf(',', 170)) + ', \u2026' : text);
+        if (shown.textContent !== text) shown.title = text;
+        add(line, shown);
         parts.appendChild(line);
         if (i > 0) line.style.marginTop = '2px';
       });

@@ -24,12 +24,14 @@ header.top { display: flex; align-items: center; justify-content: space-between;
 @keyframes pulse { from { opacity: 1; } to { opacity: .35; } }
 .banner { margin: 16px 24px 0; padding: 10px 14px; border-radius: 8px; background: #fff7e6; border: 1px solid #f5d48a; color: #7a4d00; }
 .banner.bad { background: #fdecec; border-color: #f3b4b4; color: #8a1f1f; }
+body[data-stream="lost"] main { opacity: .55; filter: grayscale(.4); transition: opacity .3s; }
 main { padding: 20px 24px 40px; max-width: 1480px; margin: 0 auto; }
 .summary { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 12px; margin-bottom: 16px; }
 .stat { background: var(--card); border: 1px solid var(--line); border-radius: var(--radius); padding: 12px 16px; }
 .stat .k { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .5px; }
 .stat .v { font-size: 24px; font-weight: 650; font-variant-numeric: tabular-nums; margin-top: 2px; }
 .stat .v.warn { color: var(--warn); }
+.stat .v small { font-size: 13px; font-weight: 500; color: var(--muted); margin-left: 6px; }
 .layout { display: grid; grid-template-columns: minmax(0, 1fr) 300px; gap: 16px; align-items: start; }
 @media (max-width: 1000px) { .layout { grid-template-columns: minmax(0, 1fr); } }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: var(--radius); padding: 16px 18px; margin-bottom: 16px; box-shadow: 0 1px 2px rgba(16, 24, 40, .04); }
@@ -69,7 +71,8 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .badge.draining, .badge.leave, .badge.rebalance { background: #e8eefc; color: #2a4aa8; }
 .badge.expired, .badge.crash, .badge.self-fence { background: #fdecec; color: #9b2525; }
 .badge.unowned { background: #eef1f5; color: #677385; }
-.ranges { font-family: var(--mono); font-size: 12px; }
+.ranges { font-family: var(--mono); font-size: 12px; overflow-wrap: anywhere; word-break: break-all; }
+#clients td:first-child { min-width: 160px; }
 .ranges b { font-weight: 600; color: var(--muted); font-family: system-ui, sans-serif; }
 .arrow { color: var(--faint); padding: 0 4px; }
 .detail { position: sticky; top: 16px; }

@@ -25,7 +25,6 @@ export function dashboardPage(opts: { nonce: string; schema: string; tablePrefix
 <header class="top">
   <div class="brand">${LOGO}<span>dbleases</span><span class="sub">${where}</span></div>
   <nav class="links">${links}</nav>
-  <nav class="links">${links}</nav>
   <div class="status" id="conn" data-state="connecting" role="status" aria-live="polite"><span class="dot"></span><span id="conn-text">Connecting…</span></div>
 </header>
 <div id="problem" class="banner" hidden></div>
