@@ -53,7 +53,7 @@ it('runs the whole script (split, SIGKILL, join, graceful close), holds every gu
   const pids = [...stdout.matchAll(/^w\d\s+(\d+)\s/gm)].map((m) => Number(m[1]));
   expect(pids.length).toBe(4);
   expect(pids.filter(alive)).toEqual([]);
-});
+}, 150_000);
 
 it('prints one clear line (no stack trace) and exits 1 when Postgres does not answer', async () => {
   const { code, stdout, stderr } = await demo([], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/postgres' });
