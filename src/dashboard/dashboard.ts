@@ -89,20 +89,33 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     return snap;
   }
 
-  const feed = new LiveFeed(() => snapshot(), o.pollInterval);
+  const feed = new LiveFeed(() => snapshot(), o.pollInterval, () => void stopListening());
   const registry = createDashboardMetrics({
     snapshot: () => snapshot(0),
     movesSince: (afterId) => readMovesSince(o.port, tables, afterId),
   });
 
-  /** LISTEN for the core's wake-ups while pages are open: a hint that makes the next poll come at once. */
+  /** Gives the LISTEN connection back to the pool once no page is open. */
+  async function stopListening(): Promise<void> {
+    const pending = unlisten;
+    unlisten = undefined;
+    const stop = await pending;
+    await stop?.().catch(() => undefined);
+  }
+
+  /**
+   * LISTEN for the core's wake-ups while pages are open (one pooled connection, given back when the
+   * last page closes): a hint that makes the next poll come at once.
+   */
   function startListening(): void {
     if (unlisten || closing) return;
-    unlisten = o.port
+    const mine: Promise<(() => Promise<void>) | undefined> = o.port
       .listen(notifyChannel(o.schema, o.tablePrefix), () => feed.wake(), () => {
-        unlisten = undefined; // the connection dropped: polling carries on; the next viewer listens again
+        // The connection dropped: polling carries on; the next viewer listens again.
+        if (unlisten === mine) unlisten = undefined;
       })
       .catch(() => undefined); // no LISTEN (a transaction pooler): polling alone keeps the page right
+    unlisten = mine;
   }
 
   const handler: DashboardHandler = (req, res, next) => {
@@ -258,8 +271,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
         await feed.close();
         s?.closeAllConnections();
         await closed;
-        const stop = await unlisten;
-        await stop?.().catch(() => undefined);
+        await stopListening();
         await (await reader?.catch(() => undefined))?.close();
       })();
       return closing;

@@ -37,9 +37,13 @@ export class LiveFeed {
   #lastClock = 0;
   #closed = false;
 
-  constructor(read: () => Promise<Snapshot>, interval: number) {
+  readonly #onIdle: () => void;
+
+  /** `onIdle` runs when the last viewer leaves (the dashboard stops LISTENing then). */
+  constructor(read: () => Promise<Snapshot>, interval: number, onIdle: () => void = () => {}) {
     this.#read = read;
     this.#interval = interval;
+    this.#onIdle = onIdle;
   }
 
   get size(): number {
@@ -62,7 +66,10 @@ export class LiveFeed {
     this.#subscribers.add(res);
     res.on('close', () => {
       this.#subscribers.delete(res);
-      if (this.#subscribers.size === 0) this.#stop();
+      if (this.#subscribers.size === 0) {
+        this.#stop();
+        this.#onIdle();
+      }
     });
     if (this.#latest) {
       send(res, 'snapshot', this.#latest.snapshot);

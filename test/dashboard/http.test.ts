@@ -3,12 +3,13 @@
  * escaping of database strings, the token rules (bearer, cookie, login form, SSE) and live updates.
  */
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { PartitionedQueue } from '../../src/bullmq/index.js';
 import { createDashboard, type Dashboard, type LeaseView, type Snapshot } from '../../src/dashboard/index.js';
 import { notifyChannel } from '../../src/lease/store.js';
-import { REDIS_URL, uniqueName } from '../helpers/env.js';
+import { DATABASE_URL, REDIS_URL, uniqueName } from '../helpers/env.js';
 import { dropSchema, newPool, openEvents, request, startClient, waitBalanced, waitFor, type Started } from './helpers.js';
 
 const EVIL = '<img src=x onerror=alert(1)>';
@@ -286,18 +287,22 @@ describe('live updates', () => {
   });
 
   it("wakes on the lease core's NOTIFY: a join shows within 1 s even with a 10 s poll", async () => {
-    const listeners = async () =>
+    // Its own pool, named, so the test can see its LISTEN connection come and go.
+    const own = new pg.Pool({ connectionString: DATABASE_URL, application_name: 'dashboard-notify-test' });
+    const listening = async () =>
       Number(
-        (await pool.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE query = $1`, [`LISTEN "${notifyChannel(schema, 'db_leases')}"`]))
-          .rows[0]?.n,
+        (
+          await pool.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'dashboard-notify-test' AND query = $1`, [
+            `LISTEN "${notifyChannel(schema, 'db_leases')}"`,
+          ])
+        ).rows[0]?.n,
       );
-    const before = await listeners();
-    const slow = createDashboard({ db: pool, schema, pollInterval: 10_000 });
+    const slow = createDashboard({ db: own, schema, pollInterval: 10_000 });
     const { url } = await slow.listen(0);
     const stream = await openEvents(`${url}events`);
     try {
       await stream.next((e) => e.event === 'snapshot');
-      await waitFor('the dashboard to LISTEN', async () => (await listeners()) === before + 1);
+      await waitFor('the dashboard to LISTEN', async () => (await listening()) === 1);
       const d = await startClient(pool, 'worker-d', schema, 'orders', SIZE);
       try {
         await d.lease.ready();
@@ -310,9 +315,13 @@ describe('live updates', () => {
       } finally {
         await d.client.close();
       }
+      // The last viewer leaving gives the LISTEN connection back.
+      stream.close();
+      await waitFor('the LISTEN connection to be released', async () => (await listening()) === 0);
     } finally {
       stream.close();
       await slow.close();
+      await own.end();
     }
     await waitBalanced([a, b], SIZE);
   });
