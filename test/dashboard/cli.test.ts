@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { compactRanges } from '../../src/dashboard/index.js';
-import { DATABASE_URL, uniqueName } from '../helpers/env.js';
+import { DATABASE_URL, REDIS_URL, uniqueName } from '../helpers/env.js';
 import { dropSchema, newPool, writeFixture } from './helpers.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -102,7 +102,7 @@ describe('dbleases status', () => {
 
   it('serves the dashboard until SIGTERM', async () => {
     const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'dashboard', '--port', '0', '--schema', schema], {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'dashboard', '--port', '0', '--schema', schema, '--redis-url', REDIS_URL], {
       env: { ...process.env, DATABASE_URL },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -118,7 +118,9 @@ describe('dbleases status', () => {
     });
     const res = await fetch(`${url}api/leases`);
     expect(res.status).toBe(200);
-    expect(((await res.json()) as { leases: { name: string }[] }).leases[0]?.name).toBe('static');
+    const body = (await res.json()) as { leases: { name: string }[]; redis: unknown };
+    expect(body.leases[0]?.name).toBe('static');
+    expect(body.redis).toEqual({ prefix: 'bull', error: null });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
