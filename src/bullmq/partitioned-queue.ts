@@ -1,10 +1,31 @@
-import { Queue, type BulkJobOptions, type Job, type JobsOptions, type JobType } from 'bullmq';
+import { Cluster } from 'ioredis';
+import { Job, Queue, type BulkJobOptions, type JobJson, type JobsOptions, type JobType } from 'bullmq';
 import { invalidArgument, invalidOption } from '../errors.js';
 import { type ConnectionInput, resolveConnection, type SharedConnection } from './connection.js';
 import { partitionOf, type PartitionKey } from './hash.js';
 import { checkOrderedJobOptions } from './job-options.js';
 import { checkBaseName, checkBoolean, checkPartitionIndex, checkPartitions, checkPrefix, partitionQueueName } from './names.js';
 import { ensurePartitionCount, forgetPartitionCount } from './partition-count.js';
+
+/** Jobs per pipeline before it is sent (at a partition-group boundary) in `addBulk`. */
+const PIPELINE_FLUSH_AT = 256;
+
+/** The jobs of one partition in one addBulk call, with their input positions. */
+interface Group<DataType, NameType extends string> {
+  index: number[];
+  jobs: { name: NameType; data: DataType; opts: PartitionedBulkJobOptions }[];
+}
+
+/**
+ * BullMQ job options from ours in one copy: `defaults` (if any) overridden by `opts` without
+ * `partitionKey`, and `jobId` set as `Queue.addBulk` does.
+ */
+function jobOptions(defaults: JobsOptions | undefined, opts: PartitionedBulkJobOptions): BulkJobOptions & { jobId?: string } {
+  const merged: Record<string, unknown> = defaults === undefined ? {} : { ...defaults };
+  for (const key in opts) if (key !== 'partitionKey') merged[key] = (opts as unknown as Record<string, unknown>)[key];
+  merged.jobId = opts.jobId;
+  return merged as BulkJobOptions & { jobId?: string };
+}
 
 export interface PartitionedQueueOptions {
   /** Number of partitions (= BullMQ queues `<name>-0` … `<name>-<n-1>`); fixed per queue name in Redis. */
@@ -126,39 +147,99 @@ export class PartitionedQueue<DataType = unknown, ResultType = unknown, NameType
 
   /**
    * Adds many jobs: validates all first (nothing is sent if one is invalid), groups them by
-   * partition and sends each group as one BullMQ `addBulk` (one pipeline, one round trip); the
-   * groups go out concurrently on the shared connection. Like BullMQ's `addBulk` this is not a
-   * transaction: on a Redis error some groups may have been added. Returns jobs in input order.
+   * partition and sends them in pipelines of whole groups (each group in one round trip; a pipeline
+   * leaves once it holds ≥ 256 jobs, so Redis works while the next is built). With `cluster` (or an ioredis
+   * `Cluster`) each group is its own BullMQ `addBulk` pipeline, all sent at once. Like BullMQ's
+   * `addBulk` this is not a transaction: on a Redis error some jobs may have been added. Returns
+   * jobs in input order.
    */
   async addBulk(jobs: PartitionedBulkJob<DataType, NameType>[]): Promise<Job<DataType, ResultType, NameType>[]> {
     if (!Array.isArray(jobs)) throw invalidArgument('jobs', 'an array', jobs);
-    const groups = new Map<number, { index: number[]; jobs: { name: NameType; data: DataType; opts: BulkJobOptions }[] }>();
+    const groups = new Map<number, Group<DataType, NameType>>();
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i];
       const opts = job?.opts;
       if (opts === null || typeof opts !== 'object') {
         throw invalidArgument(`jobs[${i}].opts`, 'an object with a `partitionKey`', opts);
       }
-      const { partitionKey, ...jobOptions } = opts;
-      const partition = partitionOf(partitionKey, this.partitions);
-      if (this.ordered) checkOrderedJobOptions(jobOptions, `jobs[${i}].opts`);
+      const partition = partitionOf(opts.partitionKey, this.partitions);
+      if (this.ordered) checkOrderedJobOptions(opts, `jobs[${i}].opts`);
       let group = groups.get(partition);
       if (group === undefined) {
         group = { index: [], jobs: [] };
         groups.set(partition, group);
       }
       group.index.push(i);
-      group.jobs.push({ name: job!.name, data: job!.data, opts: jobOptions });
+      group.jobs.push({ name: job!.name, data: job!.data, opts });
     }
     await this.waitUntilReady();
     const result = new Array<Job<DataType, ResultType, NameType>>(jobs.length);
-    await Promise.all(
-      [...groups].map(async ([partition, group]) => {
-        const added = await this.queue(partition).addBulk(group.jobs);
-        for (let k = 0; k < added.length; k++) result[group.index[k]!] = added[k] as Job<DataType, ResultType, NameType>;
-      }),
-    );
+    if (this.cluster || this.#connection.client instanceof Cluster) {
+      // A cluster pipeline must stay within one slot: one pipeline per partition queue.
+      await Promise.all(
+        [...groups].map(async ([partition, group]) => {
+          const added = await this.queue(partition).addBulk(group.jobs.map(({ name, data, opts }) => ({ name, data, opts: jobOptions(undefined, opts) })));
+          for (let k = 0; k < added.length; k++) result[group.index[k]!] = added[k] as Job<DataType, ResultType, NameType>;
+        }),
+      );
+      return result;
+    }
+    await this.#addInOnePipeline(groups, result);
     return result;
+  }
+
+  /**
+   * Groups batched into pipelines on the shared connection, as BullMQ's FlowProducer batches inserts
+   * across queues: `Job.createBulk`'s steps (options merged like `Queue.addBulk`, validated, the
+   * queue backend's `addJobToTransaction`). A group never spans two pipelines; a pipeline is sent
+   * once it holds ≥ PIPELINE_FLUSH_AT jobs, so building overlaps with Redis executing.
+   */
+  async #addInOnePipeline(
+    groups: Map<number, Group<DataType, NameType>>,
+    result: Job<DataType, ResultType, NameType>[],
+  ): Promise<void> {
+    const entries = [...groups].map(([partition, group]) => ({ queue: this.queue(partition), group }));
+    const clients = await Promise.all(entries.map(({ queue }) => queue.getBackend().client));
+    const client = clients[0]!;
+    /** Each sent pipeline with the jobs it carries, in command order. */
+    const sent: Array<{ exec: Promise<Array<[Error | null, unknown]> | null>; jobs: Job[] }> = [];
+    let pipeline = client.pipeline();
+    let carried: Job[] = [];
+    for (const { queue, group } of entries) {
+      const backend = queue.getBackend();
+      for (let k = 0; k < group.jobs.length; k++) {
+        const { name, data, opts } = group.jobs[k]!;
+        const merged = jobOptions(this.#defaultJobOptions, opts);
+        const job = new Job(queue, name, data, merged, merged.jobId);
+        const json = job.asJSON();
+        (job as unknown as { validateOptions(json: JobJson): void }).validateOptions(json);
+        // Queues the command on the pipeline synchronously; its result comes from exec().
+        void backend
+          .addJobToTransaction(pipeline, json, job.id!, {
+            parentKey: job.parentKey,
+            parentDependenciesKey: job.parentKey ? `${job.parentKey}:dependencies` : '',
+          })
+          .catch(() => undefined);
+        carried.push(job);
+        result[group.index[k]!] = job as Job<DataType, ResultType, NameType>;
+      }
+      // Send at group boundaries once a pipeline is big enough, so Redis works while we build the next.
+      if (carried.length >= PIPELINE_FLUSH_AT) {
+        sent.push({ exec: pipeline.exec() as Promise<Array<[Error | null, unknown]> | null>, jobs: carried });
+        pipeline = client.pipeline();
+        carried = [];
+      }
+    }
+    if (carried.length > 0) sent.push({ exec: pipeline.exec() as Promise<Array<[Error | null, unknown]> | null>, jobs: carried });
+    const outcomes = await Promise.all(sent.map((s) => s.exec));
+    outcomes.forEach((replies, i) => {
+      const jobs = sent[i]!.jobs;
+      for (let k = 0; k < jobs.length; k++) {
+        const [error, id] = replies?.[k] ?? [new Error('No reply from Redis for an added job'), undefined];
+        if (error) throw error;
+        jobs[k]!.id = String(id);
+      }
+    });
   }
 
   /**

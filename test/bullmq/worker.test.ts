@@ -81,7 +81,8 @@ describe('PartitionedWorker', () => {
       expect(s.partition).toBe(q.partitionFor(s.key));
       expect(s.epoch).toBe(s.leaseEpoch);
     }
-    const done = await q.queue(jobs[0]!.queueName === q.queueName(0) ? 0 : q.partitionFor('k0')).getJob(jobs[0]!.id!);
+    expect(jobs.map((j) => typeof j.id)).toEqual(keys.map(() => 'string'));
+    const done = await q.queue(q.partitionFor('k0')).getJob(jobs[0]!.id!);
     expect(done?.processedBy).toBe('basic-1');
     expect(await q.queue(0).getGlobalConcurrency()).toBe(1);
     expect(w.worker(0)?.opts.name).toBe('basic-1');
