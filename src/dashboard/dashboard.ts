@@ -134,6 +134,15 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     const method = req.method ?? 'GET';
     setCommonHeaders(res);
 
+    // Paths that are not the dashboard's go to the next handler (mounted at the root of an app).
+    const known =
+      path === '/' || path === '/login' || path === '/events' || path === '/metrics' || path === '/api/leases' || path === '/api/history' || path.startsWith('/api/leases/');
+    if (!known) {
+      if (next) return next();
+      sendJson(res, 404, { error: `Not found: ${path}` });
+      return;
+    }
+
     if (!o.token) {
       // Without a token only loopback names are served: a DNS-rebinding page cannot read the dashboard.
       const host = hostOf(req.headers.host);
@@ -160,13 +169,6 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       return;
     }
     if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, 'GET, HEAD');
-
-    const known = path === '/' || path === '/events' || path === '/metrics' || path === '/api/leases' || path === '/api/history' || path.startsWith('/api/leases/');
-    if (!known) {
-      if (next) return next();
-      sendJson(res, 404, { error: `Not found: ${path}` });
-      return;
-    }
 
     if (o.token && !hasToken(req, o.token)) {
       if (path === '/') {

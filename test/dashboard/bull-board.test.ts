@@ -2,6 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import express from 'express';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -74,5 +75,22 @@ describe('bull-board next to the dashboard (examples/dashboard-with-bull-board.t
     stream.close();
     // Paths the dashboard does not know fall through to Express.
     expect((await request(`${base}/leases/nope`)).status).toBe(404);
+  });
+
+  it('mounted at the root of an app, leaves the other routes alone', async () => {
+    const app = express();
+    app.use(dashboard.handler);
+    app.post('/orders', (_req, res) => void res.status(201).send('created'));
+    const other = createServer(app);
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    try {
+      expect((await request(`${url}/orders`, { method: 'POST', headers: { Host: 'shop.example' } })).status).toBe(201);
+      expect((await request(`${url}/api/leases`)).status).toBe(200);
+      expect((await request(`${url}/api/leases`, { headers: { Host: 'shop.example' } })).status).toBe(403);
+    } finally {
+      other.closeAllConnections();
+      await new Promise((r) => other.close(r));
+    }
   });
 });
