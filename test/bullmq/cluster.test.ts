@@ -75,7 +75,12 @@ describe.skipIf(missing.length > 0)(`Redis Cluster (3 local masters)${missing.le
         timeout: 15_000,
       });
     }
-    cluster = new Cluster([{ host: '127.0.0.1', port: ports[0]! }], { redisOptions: { maxRetriesPerRequest: null } });
+    // A generous slots-refresh timeout: ioredis' 1 s default times out on a loaded 2-core machine
+    // (each partition Worker's blocking connection is a duplicate of this Cluster and refreshes too).
+    cluster = new Cluster([{ host: '127.0.0.1', port: ports[0]! }], {
+      redisOptions: { maxRetriesPerRequest: null },
+      slotsRefreshTimeout: 10_000,
+    });
   }, 60_000);
 
   afterAll(async () => {
