@@ -21,12 +21,16 @@ import { SCRIPTS } from './model/scripts.js';
 const numRuns = Number(process.env.MODEL_RUNS ?? 300);
 
 describe('lease protocol model', () => {
-  it('keeps one owner per partition through faults, and splits ±1 with minimal moves once they stop', () => {
-    fc.assert(
-      fc.property(scenarioArb, (sc) => runScenario(sc)),
-      { numRuns },
-    );
-  });
+  it(
+    'keeps one owner per partition through faults, and splits ±1 with minimal moves once they stop',
+    { timeout: Math.max(60_000, numRuns * 50) },
+    () => {
+      fc.assert(
+        fc.property(scenarioArb, (sc) => runScenario(sc)),
+        { numRuns },
+      );
+    },
+  );
 
   for (const script of SCRIPTS) it(`scripted: ${script.name}`, () => script.run());
 
