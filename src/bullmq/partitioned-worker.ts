@@ -89,6 +89,8 @@ interface Slot {
   readonly worker: Worker;
   /** Processor calls in progress. */
   inFlight: number;
+  /** The Worker's main loop was started (after the takeover recovery). */
+  running: boolean;
   /** Once true: no new job starts; set before the Worker is paused and closed. */
   stopping: boolean;
   /** Resolves when the start sequence (ready, reclaim, run) ended, whatever its outcome. */
@@ -180,7 +182,10 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
     const ttl = (client as { options?: { ttl?: unknown } }).options?.ttl;
     const leaseTtl = typeof ttl === 'number' && ttl > 0 ? ttl : DEFAULT_TTL;
     this.#forceCloseAfter = positiveInt('forceCloseAfter', forceCloseAfter, 500);
+    const lock = positiveInt('lockDuration', lockDuration, leaseTtl);
+    const stalled = positiveInt('stalledInterval', stalledInterval, leaseTtl);
     this.#processor = processor;
+    // Last check: it may create (and own) a connection.
     this.#connection = resolveConnection(connection, true);
     this.#workerOptions = {
       ...bullOptions,
@@ -192,8 +197,8 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
       name: client.id,
       autorun: false,
       concurrency: perPartition,
-      lockDuration: positiveInt('lockDuration', lockDuration, leaseTtl),
-      stalledInterval: positiveInt('stalledInterval', stalledInterval, leaseTtl),
+      lockDuration: lock,
+      stalledInterval: stalled,
     };
 
     this.#client = client;
@@ -237,10 +242,10 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
     return this.#ready;
   }
 
-  /** Sorted partitions with a running (not stopping) Worker. */
+  /** Sorted partitions with a running Worker (started, not stopping). */
   partitions(): number[] {
     return [...this.#slots.values()]
-      .filter((s) => !s.stopping)
+      .filter((s) => s.running && !s.stopping)
       .map((s) => s.partition)
       .sort((a, b) => a - b);
   }
@@ -253,7 +258,7 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
   /** The BullMQ Worker of `partition` while it runs (for metrics and inspection; do not close it). */
   worker(partition: number): Worker | undefined {
     const slot = this.#slots.get(partition);
-    return slot && !slot.stopping ? slot.worker : undefined;
+    return slot && slot.running && !slot.stopping ? slot.worker : undefined;
   }
 
   /**
@@ -317,7 +322,7 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
     // BullMQ passes an AbortSignal only to processors declaring 3 parameters: keep all three.
     const processor: Processor = (job, token, signal) => this.#process(slot, job as Job<DataType, ResultType, NameType>, token, signal);
     const worker = new Worker(queueName, processor, this.#workerOptions);
-    const slot: Slot = { partition, epoch, worker, inFlight: 0, stopping: false, started: Promise.resolve(false), idle: new Set() };
+    const slot: Slot = { partition, epoch, worker, inFlight: 0, running: false, stopping: false, started: Promise.resolve(false), idle: new Set() };
     worker.on('error', (error) => this.#error(asError(error), partition));
     worker.on('completed', (job, result) =>
       this.emit('completed', job as Job<DataType, ResultType, NameType>, result as ResultType, partition),
@@ -342,6 +347,7 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
         if (recovered.length > 0) this.emit('recovered', { partition, jobIds: recovered });
         if (slot.stopping) return false;
         worker.run().catch((error: unknown) => this.#error(asError(error), partition));
+        slot.running = true;
         return true;
       } catch (error) {
         this.#error(new DbleasesError('REDIS_UNREACHABLE', `Could not start the Worker of ${queueName}`, { cause: error }), partition);
