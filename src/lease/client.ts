@@ -71,6 +71,11 @@ export class LeaseClient extends TypedEmitter<ClientEvents> implements ClientHan
     return this.#opts;
   }
 
+  /** The leases opened on this client, in the order they were opened. */
+  leases(): Lease[] {
+    return [...this.#leases.values()];
+  }
+
   /** Milliseconds since the last successful renewal started (Infinity before the first). */
   lastRenewalAgeMs(): number {
     return performance.now() - this.#lastRenewal;

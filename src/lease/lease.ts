@@ -136,7 +136,10 @@ export class Lease extends TypedEmitter<LeaseEvents> implements LeaseHandle {
       draining: this.#draining,
     });
     if (decision.drain.length > 0) this.#startDrain(decision.drain, this.#ctx.closing() ? 'close' : 'rebalance');
-    if (decision.release.length > 0) await this.#ctx.store.release(me, this.name, decision.release, 'rebalance');
+    if (decision.release.length > 0) {
+      const items = decision.release.map((p) => ({ partition: p, epoch: byPartition.get(p)!.epoch }));
+      await this.#ctx.store.release(me, this.name, items, 'rebalance');
+    }
     if (decision.claim.length > 0 && !this.#ctx.closing()) {
       const claimed = await this.#ctx.store.claim(me, this.#ctx.instance, this.name, decision.claim);
       // A claim that lands after the deadline stays unused: the next snapshot re-claims it with a new epoch.
@@ -211,7 +214,8 @@ export class Lease extends TypedEmitter<LeaseEvents> implements LeaseHandle {
       return;
     }
     try {
-      await this.#ctx.store.release(this.#ctx.clientId, this.name, partitions, reason === 'close' ? 'leave' : 'rebalance');
+      const items = partitions.map((p) => ({ partition: p, epoch: epochs.get(p)! }));
+      await this.#ctx.store.release(this.#ctx.clientId, this.name, items, reason === 'close' ? 'leave' : 'rebalance');
     } catch (error) {
       // Not released: the partitions stay named mine; the next snapshot releases or re-claims them.
       this.#ctx.reportError(error as Error);

@@ -221,17 +221,29 @@ export class Store {
     return res.rows.map((r) => ({ partition: r.partition, epoch: Number(r.epoch) }));
   }
 
-  /** Releases partitions I own (after their drain) and wakes the other clients. */
-  async release(clientId: string, name: string, parts: number[], reason: Extract<MoveReason, 'leave' | 'rebalance'>): Promise<number[]> {
+  /**
+   * Releases partitions I own (after their drain) and wakes the other clients. Each release is
+   * conditional on the epoch I held as well as on the owner: a late release must never free a partition
+   * that I have re-claimed (with a new epoch) since.
+   */
+  async release(
+    clientId: string,
+    name: string,
+    items: { partition: number; epoch: number }[],
+    reason: Extract<MoveReason, 'leave' | 'rebalance'>,
+  ): Promise<number[]> {
     const { partitions } = this.#t;
     const res = await this.#db.query<{ partition: number }>(
-      `WITH rel AS (
-         UPDATE ${partitions} SET owner = NULL, last_owner = owner, release_reason = $4, owned_since = NULL
-         WHERE lease_name = $2 AND partition = ANY($3::int[]) AND owner = $1
-         RETURNING partition
+      `WITH want AS (
+         SELECT unnest($3::int[]) AS partition, unnest($6::bigint[]) AS epoch
+       ), rel AS (
+         UPDATE ${partitions} p SET owner = NULL, last_owner = p.owner, release_reason = $4, owned_since = NULL
+         FROM want w
+         WHERE p.lease_name = $2 AND p.partition = w.partition AND p.epoch = w.epoch AND p.owner = $1
+         RETURNING p.partition
        ), wake AS (SELECT pg_notify($5, $2))
        SELECT partition FROM rel, wake ORDER BY partition`,
-      [clientId, name, parts, reason, this.channel],
+      [clientId, name, items.map((i) => i.partition), reason, this.channel, items.map((i) => i.epoch)],
     );
     return res.rows.map((r) => r.partition);
   }
