@@ -46,10 +46,7 @@ export async function createApp(options: AppOptions): Promise<{ app: Express; da
   board.setBasePath(queuesPath);
   createBullBoard({
     queues: Array.from({ length: partitions }, (_, p) => new BullMQAdapter(queue.queue(p), { readOnlyMode: true })),
-    // The cast bridges a version skew in this repo's lockfile: @bull-board/express 9.10.1 pins its own
-    // @bull-board/api 9.10.1 next to the top-level 9.10.2, so TypeScript sees two BaseAdapter classes.
-    // With matching versions (as a user installs them) no cast is needed.
-    serverAdapter: board as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
+    serverAdapter: board,
     options: { uiConfig: { boardTitle: `${name} partitions`, miscLinks: [{ text: 'Partition owners', url: `${leasesPath}/` }] } },
   });
 
