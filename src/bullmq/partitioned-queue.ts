@@ -1,11 +1,11 @@
 import { Cluster } from 'ioredis';
 import { Job, Queue, type BulkJobOptions, type JobJson, type JobsOptions, type JobType } from 'bullmq';
-import { invalidArgument, invalidOption } from '../errors.js';
-import { type ConnectionInput, resolveConnection, type SharedConnection } from './connection.js';
+import { type DbleasesError, invalidArgument, invalidOption } from '../errors.js';
+import { type ConnectionInput, releaseConnection, resolveConnection, type SharedConnection } from './connection.js';
 import { partitionOf, type PartitionKey } from './hash.js';
 import { checkOrderedJobOptions } from './job-options.js';
 import { checkBaseName, checkBoolean, checkPartitionIndex, checkPartitions, checkPrefix, partitionQueueName } from './names.js';
-import { ensurePartitionCount, forgetPartitionCount } from './partition-count.js';
+import { DEFAULT_READY_TIMEOUT, ensurePartitionCount, forgetPartitionCount } from './partition-count.js';
 
 /** Jobs per pipeline before it is sent (at a partition-group boundary) in `addBulk`. */
 const PIPELINE_FLUSH_AT = 256;
@@ -48,6 +48,12 @@ export interface PartitionedQueueOptions {
    */
   ordered?: boolean;
   /**
+   * Bound on the partition-count check (one round trip before the first add), in ms; past it the
+   * add rejects with `REDIS_UNREACHABLE` and the next add checks again.
+   * @defaultValue 2000
+   */
+  readyTimeout?: number;
+  /**
    * Redis Cluster: name each partition queue `{<name>-<p>}` so each is its own hash tag and the
    * partitions spread over the shards. Producers and workers of one queue must agree.
    * @defaultValue `false`
@@ -77,6 +83,7 @@ export class PartitionedQueue<DataType = unknown, ResultType = unknown, NameType
   readonly cluster: boolean;
   readonly #defaultJobOptions: JobsOptions;
   readonly #connection: SharedConnection;
+  readonly #readyTimeout: number;
   /** Partition → its BullMQ queue; filled on first use, emptied by close(). */
   readonly #queues = new Map<number, Queue>();
   /** The partition-count check; every add awaits it (resolved after the first round trip). */
@@ -94,6 +101,11 @@ export class PartitionedQueue<DataType = unknown, ResultType = unknown, NameType
     if (typeof defaults !== 'object') throw invalidOption('defaultJobOptions', 'an object', defaults);
     if (this.ordered) checkOrderedJobOptions(defaults, 'defaultJobOptions');
     this.#defaultJobOptions = defaults;
+    const readyTimeout = options.readyTimeout ?? DEFAULT_READY_TIMEOUT;
+    if (typeof readyTimeout !== 'number' || !Number.isInteger(readyTimeout) || readyTimeout < 1) {
+      throw invalidOption('readyTimeout', 'an integer ≥ 1 (ms)', readyTimeout);
+    }
+    this.#readyTimeout = readyTimeout;
     this.#connection = resolveConnection(options.connection, false);
   }
 
@@ -129,8 +141,12 @@ export class PartitionedQueue<DataType = unknown, ResultType = unknown, NameType
   /** Resolves once the partition count is recorded or checked; rejects with `PARTITION_COUNT_MISMATCH`. */
   waitUntilReady(): Promise<void> {
     if (this.#ready === undefined) {
-      this.#ready = ensurePartitionCount(this.#connection.client, this.prefix, this.name, this.partitions);
-      this.#ready.catch(() => undefined);
+      const ready = ensurePartitionCount(this.#connection.client, this.prefix, this.name, this.partitions, this.#readyTimeout);
+      this.#ready = ready;
+      // A Redis failure is not final: the next call checks again. A mismatch is.
+      ready.catch((error: unknown) => {
+        if ((error as DbleasesError).code === 'REDIS_UNREACHABLE' && this.#ready === ready) this.#ready = undefined;
+      });
     }
     return this.#ready;
   }
@@ -266,7 +282,7 @@ export class PartitionedQueue<DataType = unknown, ResultType = unknown, NameType
       const queues = [...this.#queues.values()];
       this.#queues.clear();
       await Promise.allSettled(queues.map((q) => q.close()));
-      if (this.#connection.owned) await this.#connection.client.quit().catch(() => undefined);
+      await releaseConnection(this.#connection);
     })();
     return this.#closing;
   }

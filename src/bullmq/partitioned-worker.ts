@@ -2,10 +2,10 @@ import { Backoffs, type Job, type Processor, RATE_LIMIT_ERROR, WaitingError, Wor
 import { DbleasesError, invalidArgument, invalidOption } from '../errors.js';
 import { TypedEmitter } from '../lease/emitter.js';
 import type { ClientHandle, LeaseHandle, RevokeContext, RevokeReason } from '../lease/types.js';
-import { type ConnectionInput, resolveConnection, type SharedConnection } from './connection.js';
+import { type ConnectionInput, releaseConnection, resolveConnection, type SharedConnection } from './connection.js';
 import { setJobPartition } from './job-context.js';
 import { checkBaseName, checkBoolean, checkPartitions, checkPrefix, partitionQueueName } from './names.js';
-import { ensurePartitionCount } from './partition-count.js';
+import { DEFAULT_READY_TIMEOUT, ensurePartitionCount } from './partition-count.js';
 import { reclaimActive, retryInPlace } from './scripts.js';
 
 /** BullMQ Worker options that this class sets itself, or that make no sense per partition. */
@@ -59,6 +59,13 @@ export interface PartitionedWorkerOptions extends Omit<WorkerOptions, ManagedWor
    * @defaultValue the lease client's `ttl` (6000 when it cannot be read)
    */
   stalledInterval?: number;
+  /**
+   * Bound on the start-up check of the partition count in Redis, in ms; past it `waitUntilReady()`
+   * rejects with `REDIS_UNREACHABLE` (also emitted as `error`) and the worker stays idle: it has not
+   * joined the lease, so it holds no partitions. Create a new worker (or restart) to try again.
+   * @defaultValue 2000
+   */
+  readyTimeout?: number;
   /**
    * After the lease is lost (or a drain's signal aborts), how long in-flight jobs get to settle after
    * their AbortSignal fired before the partition's Worker is closed with force, in ms.
@@ -138,6 +145,7 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
   readonly #processor: Processor<DataType, ResultType, NameType>;
   readonly #workerOptions: WorkerOptions;
   readonly #forceCloseAfter: number;
+  readonly #readyTimeout: number;
   readonly #connection: SharedConnection;
   /** Partition → its Worker; an entry exists from start until its stop finished. */
   readonly #slots = new Map<number, Slot>();
@@ -163,6 +171,7 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
       lockDuration,
       stalledInterval,
       forceCloseAfter,
+      readyTimeout,
       ...bullOptions
     } = options;
     if (client === null || typeof client !== 'object' || typeof client.lease !== 'function') {
@@ -182,11 +191,12 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
     const ttl = (client as { options?: { ttl?: unknown } }).options?.ttl;
     const leaseTtl = typeof ttl === 'number' && ttl > 0 ? ttl : DEFAULT_TTL;
     this.#forceCloseAfter = positiveInt('forceCloseAfter', forceCloseAfter, 500);
+    this.#readyTimeout = positiveInt('readyTimeout', readyTimeout, DEFAULT_READY_TIMEOUT);
     const lock = positiveInt('lockDuration', lockDuration, leaseTtl);
     const stalled = positiveInt('stalledInterval', stalledInterval, leaseTtl);
     this.#processor = processor;
     // Last check: it may create (and own) a connection.
-    this.#connection = resolveConnection(connection, true);
+    this.#connection = resolveConnection(connection, true, (error) => this.#error(error));
     this.#workerOptions = {
       ...bullOptions,
       // Ordered retries rate-limit the partition queue for the backoff; BullMQ honours the limiter
@@ -213,7 +223,7 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
   }
 
   async #init(): Promise<void> {
-    await ensurePartitionCount(this.#connection.client, this.prefix, this.name, this.size);
+    await ensurePartitionCount(this.#connection.client, this.prefix, this.name, this.size, this.#readyTimeout);
     if (this.#closing) throw new DbleasesError('CLIENT_CLOSED', `PartitionedWorker ${this.name} was closed before it started`);
     const lease = this.#client.lease(this.name, this.size);
     this.#lease = lease;
@@ -272,7 +282,7 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
       clearTimeout(this.#retryTimer);
       for (const off of this.#unsubscribe.splice(0)) off();
       await Promise.all([...this.#slots.values()].map((slot) => this.#stop(slot, 'close', undefined)));
-      if (this.#connection.owned) await this.#connection.client.quit().catch(() => undefined);
+      await releaseConnection(this.#connection);
     })();
     return this.#closing;
   }
@@ -377,7 +387,8 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
       try {
         return await this.#processor(job, token, signal);
       } catch (thrown) {
-        if (!this.ordered) throw thrown;
+        // BullMQ reads `err.message`: null/undefined would break its failure path (job left active).
+        if (!this.ordered) throw thrown === null || thrown === undefined ? new Error(String(thrown)) : thrown;
         throw await this.#retryInPlace(slot, job, token, asError(thrown));
       }
     } finally {
