@@ -387,8 +387,9 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
       try {
         return await this.#processor(job, token, signal);
       } catch (thrown) {
-        // BullMQ reads `err.message`: null/undefined would break its failure path (job left active).
-        if (!this.ordered) throw thrown === null || thrown === undefined ? new Error(String(thrown)) : thrown;
+        // BullMQ reads `err.message`: a primitive has none (null/undefined even break its failure
+        // path and leave the job active), so it becomes an Error; an object goes to BullMQ as is.
+        if (!this.ordered) throw typeof thrown === 'object' && thrown !== null ? thrown : new Error(String(thrown));
         throw await this.#retryInPlace(slot, job, token, asError(thrown));
       }
     } finally {
