@@ -2,7 +2,7 @@
  * PartitionedWorker in one process, on the real lease core (Postgres) and Redis: Workers follow the
  * lease, ordered retries in place, graceful handover, partition/epoch for the processor, refusals.
  */
-import type { Job } from 'bullmq';
+import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
@@ -215,6 +215,24 @@ describe('PartitionedWorker', () => {
     await recovered;
     await waitFor(() => ran2.length === 2, { message: 'both jobs on the next owner' });
     expect(ran2).toEqual([1, 2]);
+  });
+
+  it('makes Redis refuse a second active job in a partition (global concurrency 1), whoever asks', async () => {
+    const name = 'fence';
+    const c = await client('fence-1');
+    const q = producer(name, 1);
+    const hold = latch();
+    const w = worker<{ n: number }, void>(name, async () => hold.promise, { client: c, partitions: 1 });
+    cleanup.push(async () => hold.open());
+    await nextEvent(w, 'assigned');
+    await q.add('j', { n: 1 }, { partitionKey: 'k' });
+    await q.add('j', { n: 2 }, { partitionKey: 'k' });
+    await waitFor(async () => (await q.getJobCounts('active')).active === 1, { message: 'job 1 active' });
+    // A rogue consumer outside the lease (a stale owner, a plain BullMQ Worker) asks for the next job.
+    const rogue = new Worker(q.queueName(0), null, { connection: redis, prefix, name: 'rogue' });
+    cleanup.push(() => rogue.close());
+    expect(await rogue.getNextJob('rogue-token', { block: false })).toBeUndefined();
+    expect(await q.getJobCounts('active', 'waiting')).toEqual({ active: 1, waiting: 1 });
   });
 
   it('refuses a partition count that differs from the recorded one, and bad options', async () => {
