@@ -66,6 +66,7 @@ export async function dbCost(
   const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE, idleTimeoutMillis: 0 });
   pool.on('error', () => {});
   const stats = new pg.Client({ connectionString: url });
+  stats.on('error', () => {});
   await stats.connect();
   await stats.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   await migrate(toDbPort(pool), { schema, tablePrefix: 'db_leases', timeoutMs: 10_000 });

@@ -30,6 +30,7 @@ export async function leaseTimings(
   const partitions = o.partitions ?? 128;
   const schema = `bench_timings_${o.ttl}`;
   const pool = new pg.Pool({ connectionString: url, max: 2 });
+  pool.on('error', () => {}); // an idle connection terminated by the server must not end the run
   await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   await migrate(toDbPort(pool), { schema, tablePrefix: 'db_leases', timeoutMs: 10_000 });
   const settings = { databaseUrl: url, schema, partitions, ttl: o.ttl, heartbeat: o.heartbeat };
