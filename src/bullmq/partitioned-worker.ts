@@ -272,14 +272,19 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
   }
 
   /**
-   * Stops every partition Worker (in-flight jobs finish), leaves the lease's events, and closes
-   * the connection if we created it. The partitions stay owned by the lease client until
-   * `client.close()` (which is what hands them over): shut down with `await client.close()` first.
-   * Safe to call twice.
+   * Hands the partitions over: closes the lease (its revoke step stops every partition Worker after
+   * its in-flight jobs, then the partitions are released and other processes take them at once),
+   * leaves the lease's events, and closes the connection if we created it. The lease client stays
+   * open. Safe to call twice.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       clearTimeout(this.#retryTimer);
+      try {
+        await this.#lease?.close();
+      } catch (error) {
+        this.#error(asError(error));
+      }
       for (const off of this.#unsubscribe.splice(0)) off();
       await Promise.all([...this.#slots.values()].map((slot) => this.#stop(slot, 'close', undefined)));
       await releaseConnection(this.#connection);

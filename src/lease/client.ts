@@ -63,6 +63,7 @@ export class LeaseClient extends TypedEmitter<ClientEvents> implements ClientHan
       closing: () => this.#closing,
       requestTick: () => this.#requestTick(),
       reportError: (error) => this.#reportError(error),
+      leave: (lease) => this.#leaveLease(lease),
     };
   }
 
@@ -144,6 +145,12 @@ export class LeaseClient extends TypedEmitter<ClientEvents> implements ClientHan
     await this.#unlisten?.().catch(() => {});
     this.#deadline = -Infinity;
     this.#opts.logger.info('dbleases: client closed', { clientId: this.id });
+  }
+
+  async #leaveLease(lease: Lease): Promise<void> {
+    if (this.#leases.get(lease.name) !== lease) return;
+    if (!this.#closed) await this.#store.leaveLease(this.id, lease.name);
+    this.#leases.delete(lease.name);
   }
 
   #info(): Record<string, unknown> {

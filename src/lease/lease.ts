@@ -26,6 +26,8 @@ export interface LeaseContext {
   deadline(): number;
   closing(): boolean;
   requestTick(): void;
+  /** Deletes this client's membership of the lease and forgets the lease. */
+  leave(lease: Lease): Promise<void>;
   reportError(error: Error): void;
 }
 
@@ -38,6 +40,10 @@ export class Lease extends TypedEmitter<LeaseEvents> implements LeaseHandle {
   #values: number[] = [];
   readonly #draining = new Set<number>();
   readonly #drains = new Set<Promise<void>>();
+  /** The signals of running drains: aborted at once when the client fences itself. */
+  readonly #drainControllers = new Set<AbortController>();
+  #closing = false;
+  #closePromise: Promise<void> | undefined;
   readonly #handlers = new Set<RevokeHandler>();
   /** Self-fence moves not yet written (the database was unreachable when they happened). */
   readonly #unrecorded = new Map<number, number>();
@@ -80,6 +86,16 @@ export class Lease extends TypedEmitter<LeaseEvents> implements LeaseHandle {
 
   ready(): Promise<void> {
     return this.#ready;
+  }
+
+  close(): Promise<void> {
+    this.#closePromise ??= (async () => {
+      this.#closing = true;
+      this.drainAll();
+      await this.whenDrained();
+      await this.#ctx.leave(this);
+    })();
+    return this.#closePromise;
   }
 
   get joined(): boolean {
@@ -135,15 +151,16 @@ export class Lease extends TypedEmitter<LeaseEvents> implements LeaseHandle {
       held: new Set(this.#held.keys()),
       draining: this.#draining,
     });
-    if (decision.drain.length > 0) this.#startDrain(decision.drain, this.#ctx.closing() ? 'close' : 'rebalance');
+    const closing = this.#closing || this.#ctx.closing();
+    if (decision.drain.length > 0) this.#startDrain(decision.drain, closing ? 'close' : 'rebalance');
     if (decision.release.length > 0) {
       const items = decision.release.map((p) => ({ partition: p, epoch: byPartition.get(p)!.epoch }));
       await this.#ctx.store.release(me, this.name, items, 'rebalance');
     }
-    if (decision.claim.length > 0 && !this.#ctx.closing()) {
+    if (decision.claim.length > 0 && !closing) {
       const claimed = await this.#ctx.store.claim(me, this.#ctx.instance, this.name, decision.claim);
       // A claim that lands after the deadline stays unused: the next snapshot re-claims it with a new epoch.
-      if (claimed.length > 0 && performance.now() < this.#ctx.deadline() && !this.#ctx.closing()) {
+      if (claimed.length > 0 && performance.now() < this.#ctx.deadline() && !this.#closing && !this.#ctx.closing()) {
         for (const { partition, epoch } of claimed) this.#held.set(partition, epoch);
         this.#changed(claimed.map((c) => c.partition), []);
       }
@@ -153,6 +170,8 @@ export class Lease extends TypedEmitter<LeaseEvents> implements LeaseHandle {
 
   /** @internal The deadline passed: drop everything at once; revoke steps run with reason `lost`. */
   lose(): boolean {
+    // Drains already running must hurry too: their partitions are no longer safely ours either.
+    for (const controller of this.#drainControllers) controller.abort();
     if (this.#held.size === 0) return false;
     this.#startDrain([...this.#held.keys()], 'lost');
     return true;
@@ -198,10 +217,12 @@ export class Lease extends TypedEmitter<LeaseEvents> implements LeaseHandle {
   async #drain(partitions: number[], epochs: Map<number, number>, reason: RevokeReason): Promise<void> {
     const controller = new AbortController();
     const timer = reason === 'lost' ? undefined : setTimeout(() => controller.abort(), this.#ctx.drainTimeout);
-    if (reason === 'lost') controller.abort();
+    if (reason === 'lost' || performance.now() >= this.#ctx.deadline()) controller.abort();
+    this.#drainControllers.add(controller);
     const ctx = { lease: this.name, partitions, epochs, reason, signal: controller.signal };
     const results = await Promise.allSettled([...this.#handlers].map(async (handler) => handler(ctx)));
     clearTimeout(timer);
+    this.#drainControllers.delete(controller);
     for (const r of results) {
       if (r.status === 'rejected') {
         this.#ctx.reportError(

@@ -272,6 +272,15 @@ export class Store {
     );
   }
 
+  /** Ends my membership of one lease (its partitions were released before) and wakes its clients. */
+  async leaveLease(clientId: string, name: string): Promise<void> {
+    await this.#db.query(
+      `WITH gone AS (DELETE FROM ${this.#t.members} WHERE lease_name = $1 AND client_id = $2 RETURNING 1)
+       SELECT pg_notify($3, $1)`,
+      [name, clientId, this.channel],
+    );
+  }
+
   async notify(name: string): Promise<void> {
     await this.#db.query('SELECT pg_notify($1, $2)', [this.channel, name]);
   }

@@ -86,6 +86,11 @@ export interface LeaseHandle {
   onRevoke(handler: RevokeHandler): () => void;
   /** Resolves once the lease has joined the database (size checked); rejects with the join error. */
   ready(): Promise<void>;
+  /**
+   * Leaves this lease alone (the client stays): drains and releases every partition, ends the
+   * membership. The client can open the lease again afterwards. Safe to call twice.
+   */
+  close(): Promise<void>;
   on<E extends keyof LeaseEvents>(event: E, listener: LeaseEvents[E]): this;
   off<E extends keyof LeaseEvents>(event: E, listener: LeaseEvents[E]): this;
   once<E extends keyof LeaseEvents>(event: E, listener: LeaseEvents[E]): this;
@@ -94,6 +99,8 @@ export interface LeaseHandle {
 /** The public shape of a client (implemented by `LeaseClient` in client.ts). */
 export interface ClientHandle {
   readonly id: string;
+  /** The resolved timing options (the BullMQ adapter ties its job locks to the ttl). */
+  readonly options: Readonly<{ ttl: number; heartbeat: number }>;
   /** Synchronous and idempotent for the same name and size; a different size for a known name throws. */
   lease(name: string, size: number): LeaseHandle;
   /** Drains and releases every partition, leaves, stops the heartbeat. Safe to call twice. */

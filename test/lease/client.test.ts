@@ -164,6 +164,29 @@ describe('self-fencing', () => {
   });
 });
 
+describe('self-fencing during a drain', () => {
+  it('aborts the signal of a running drain at once when the client fences itself', async () => {
+    const a = await client('sd1');
+    const la = a.lease('fence-drain', 2);
+    await waitFor(() => la.values().length === 2);
+    let aborted = false;
+    la.onRevoke(async ({ signal, reason }) => {
+      if (reason !== 'rebalance') return;
+      await new Promise((resolve) => signal.addEventListener('abort', resolve));
+      aborted = true;
+    });
+    const b = await client('sd2');
+    b.lease('fence-drain', 2);
+    await waitFor(() => la.values().length === 1, { message: 'the drain to start' });
+    const end = performance.now() + FAST.ttl + 50; // block past the TTL: the deadline passes mid-drain
+    while (performance.now() < end) {
+      /* busy */
+    }
+    // drainTimeout is 30 s: only the self-fence can abort the drain's signal this soon.
+    await waitFor(() => aborted, { timeout: 2000, message: 'the drain signal to abort' });
+  });
+});
+
 describe('cheap for the database', () => {
   it('a steady-state heartbeat is one statement and rewrites only the client row', async () => {
     const a = await client('cheap', { ttl: 2000, heartbeat: 250 });
@@ -205,6 +228,27 @@ describe('sizes and lifecycle', () => {
     expect(lb.values()).toEqual([]);
     expect(() => a.lease('sized', 16)).toThrow(/already opened on this client with size 8, got size 16/);
     expect(a.lease('sized', 8)).toBe(a.lease('sized', 8));
+  });
+
+  it('lease.close() hands one lease over and leaves it while the client stays; the lease can be opened again', async () => {
+    const a = await client('la');
+    const b = await client('lb');
+    const [la, lb] = [a.lease('solo', 6), b.lease('solo', 6)];
+    await waitFor(() => fair([la, lb], 6));
+    const revoked: string[] = [];
+    la.onRevoke(({ reason }) => void revoked.push(reason));
+    await Promise.all([la.close(), la.close()]);
+    expect(revoked).toEqual(['close']);
+    expect(la.values()).toEqual([]);
+    await waitFor(() => lb.values().length === 6, { timeout: 5000, message: 'b to take the lease over' });
+    const { rows } = await db.pool.query(
+      `SELECT (SELECT count(*) FROM "${db.schema}".db_leases_members WHERE client_id = 'la' AND lease_name = 'solo')::int AS members,
+              (SELECT count(*) FROM "${db.schema}".db_leases_clients WHERE client_id = 'la')::int AS clients`,
+    );
+    expect(rows[0]).toEqual({ members: 0, clients: 1 });
+    const again = a.lease('solo', 6);
+    expect(again).not.toBe(la);
+    await waitFor(() => fair([again, lb], 6), { timeout: 5000, message: 'a fair split after reopening' });
   });
 
   it('close is safe to call twice at once, releases everything and leaves no rows', async () => {
