@@ -25,7 +25,7 @@ import { PartitionedQueue } from 'dbleases/bullmq';
 
 import { checkRun, formatReport, summaryLine } from './oracle.js';
 import { createRecordTables, recordTables, tapLeaseHistory } from './records.js';
-import { planFaults, rng, type FaultKind, type PlannedFault } from './schedule.js';
+import { FAULT_KINDS, planFaults, rng, type FaultKind, type PlannedFault } from './schedule.js';
 
 const USAGE = `Usage: npm run chaos -- [options]
   --workers <n>          worker processes (default 4)
@@ -38,6 +38,7 @@ const USAGE = `Usage: npm run chaos -- [options]
   --heartbeat <ms>       lease heartbeat (default 250)
   --job-ms <ms>          simulated work per job before its write (default 5)
   --gap <min-max>        ms between faults (default 2500-4500)
+  --kinds <a,b,…>        only these fault kinds (kill, pause, pg-terminate, redis-kill, graceful, pg-restart)
   --drain-timeout <ms>   after the last fault, how long to wait for the remaining jobs (default 60000)
   --restart-postgres     also restart the Postgres cluster (pg_ctlcluster) as a fault
   --keep                 keep the schema and Redis keys (check again with chaos/oracle.ts)
@@ -55,6 +56,7 @@ const { values: argv } = parseArgs({
     heartbeat: { type: 'string', default: '250' },
     'job-ms': { type: 'string', default: '5' },
     gap: { type: 'string', default: '2500-4500' },
+    kinds: { type: 'string' },
     'drain-timeout': { type: 'string', default: '60000' },
     'restart-postgres': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -108,7 +110,14 @@ const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(1).padStart(6
 const log = (message: string) => console.log(`[${elapsed()}] ${message}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const kinds = argv.kinds?.split(',').map((k) => k.trim()) as FaultKind[] | undefined;
+const unknownKind = kinds?.find((k) => !(FAULT_KINDS as readonly string[]).includes(k));
+if (unknownKind !== undefined || (kinds?.length === 1 && kinds[0] === 'pg-restart' && !argv['restart-postgres'])) {
+  console.error(`Expected --kinds to list fault kinds among ${FAULT_KINDS.join(', ')} (pg-restart needs --restart-postgres), got ${JSON.stringify(argv.kinds)}`);
+  process.exit(2);
+}
 const plan = planFaults({
+  kinds,
   seed: cfg.seed,
   faults: cfg.faults,
   ttlMs: cfg.ttl,
@@ -328,14 +337,25 @@ function startLater(): void {
 
 const MOVING: ReadonlySet<FaultKind> = new Set(['kill', 'pause', 'graceful']);
 
-/** Workers a fault may hit: ready, running; for a moving fault, at least one other must stay to take over. */
+/**
+ * Workers a fault may hit: ready and running. A moving fault also needs another running worker to
+ * take over, and waits (up to 20 s) until no worker is starting: a starting worker eats CPU, and
+ * the takeover it measures should be this fault's, not that of a pile-up of process starts.
+ */
 async function chooseVictim(f: PlannedFault): Promise<WorkerProc | undefined> {
   const end = performance.now() + 20_000;
+  const since = performance.now();
   for (;;) {
-    const running = [...fleet.values()].filter((w) => w.ready && !w.paused && !w.leaving && alive(w)).sort((a, b) => a.n - b.n);
+    const all = [...fleet.values()].filter((w) => alive(w) && !w.leaving);
+    const running = all.filter((w) => w.ready && !w.paused).sort((a, b) => a.n - b.n);
+    const starting = all.some((w) => !w.ready);
     const owning = running.filter((w) => w.partitions.length > 0);
     const candidates = owning.length > 0 ? owning : running;
-    if (candidates.length > 0 && (!MOVING.has(f.kind) || running.length >= 2)) return candidates[Math.floor(f.pick * candidates.length)];
+    if (candidates.length > 0 && (!MOVING.has(f.kind) || (running.length >= 2 && !starting))) {
+      const waited = performance.now() - since;
+      if (waited > 500) log(`#${f.id} ${f.kind} waited ${waited.toFixed(0)} ms for the fleet to settle`);
+      return candidates[Math.floor(f.pick * candidates.length)];
+    }
     if (performance.now() > end) return undefined;
     await sleep(100);
   }
@@ -515,7 +535,9 @@ async function main(): Promise<number> {
     `chaos: seed ${cfg.seed}, ${cfg.workers} workers, ${cfg.partitions} partitions, ${cfg.jobs} jobs over ${cfg.keys} keys, ` +
       `${plan.length} faults, ttl ${cfg.ttl} ms / heartbeat ${cfg.heartbeat} ms, namespace ${ns}`,
   );
-  console.log(`schedule (rerun with --seed ${cfg.seed}${cfg.restartPostgres ? ' --restart-postgres' : ''} --faults ${cfg.faults} --gap ${argv.gap}):`);
+  console.log(
+    `schedule (rerun with --seed ${cfg.seed}${cfg.restartPostgres ? ' --restart-postgres' : ''} --faults ${cfg.faults} --gap ${argv.gap}${argv.kinds ? ` --kinds ${argv.kinds}` : ''}):`,
+  );
   for (const f of plan) {
     console.log(`  #${String(f.id).padEnd(3)} +${(f.atMs / 1000).toFixed(1).padStart(5)}s  ${f.kind.padEnd(12)} pick ${f.pick.toFixed(3)}${f.durationMs ? `  for ${f.durationMs} ms` : ''}`);
   }

@@ -4,7 +4,8 @@
  * still depends on timing: the schedule is reproducible, the interleaving is not.)
  */
 
-export type FaultKind = 'kill' | 'pause' | 'pg-terminate' | 'redis-kill' | 'graceful' | 'pg-restart';
+export const FAULT_KINDS = ['kill', 'pause', 'pg-terminate', 'redis-kill', 'graceful', 'pg-restart'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface PlannedFault {
   id: number;
@@ -34,6 +35,8 @@ export interface ScheduleOptions {
   faults: number;
   ttlMs: number;
   restartPostgres: boolean;
+  /** Only these kinds (default: all; `pg-restart` also needs `restartPostgres`). */
+  kinds?: readonly FaultKind[];
   /** Gap between two faults is drawn from [minGapMs, maxGapMs]. */
   minGapMs: number;
   maxGapMs: number;
@@ -54,22 +57,26 @@ const WEIGHTS: [FaultKind, number][] = [
  */
 export function planFaults(o: ScheduleOptions): PlannedFault[] {
   const random = rng(o.seed);
-  const kinds: FaultKind[] = WEIGHTS.map(([k]) => k);
-  if (o.restartPostgres) kinds.push('pg-restart');
+  const allowed = (k: FaultKind) => o.kinds === undefined || o.kinds.includes(k);
+  const weights = WEIGHTS.filter(([k]) => allowed(k));
+  const restart = o.restartPostgres && allowed('pg-restart');
+  const kinds: FaultKind[] = weights.map(([k]) => k);
+  if (restart) kinds.push('pg-restart');
   for (let i = kinds.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [kinds[i], kinds[j]] = [kinds[j]!, kinds[i]!];
   }
-  const total = WEIGHTS.reduce((n, [, w]) => n + w, 0);
+  const total = weights.reduce((n, [, w]) => n + w, 0);
   let restarts = kinds.includes('pg-restart') ? 1 : 0;
   while (kinds.length < o.faults) {
-    if (o.restartPostgres && restarts < Math.floor(o.faults / 10) && random() < 0.1) {
+    if (restart && (weights.length === 0 || (restarts < Math.floor(o.faults / 10) && random() < 0.1))) {
       kinds.push('pg-restart');
       restarts++;
       continue;
     }
     let r = random() * total;
-    const kind = WEIGHTS.find(([, w]) => (r -= w) < 0)?.[0] ?? 'kill';
+    const kind = weights.find(([, w]) => (r -= w) < 0)?.[0] ?? weights[0]?.[0];
+    if (kind === undefined) break;
     kinds.push(kind);
   }
   kinds.length = Math.min(kinds.length, o.faults);
