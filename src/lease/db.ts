@@ -86,39 +86,115 @@ function pgPoolAdapter(pool: PgPoolLike): DbPort {
         conn.release(broken instanceof Error ? broken : undefined);
       }
     },
-    async listen(channel, onNotify, onError) {
-      const conn = await pool.connect();
-      let stopped = false;
-      conn.on('notification', (msg) => {
-        if (msg.channel === channel) onNotify(msg.payload ?? '');
-      });
-      conn.on('error', (error) => {
-        if (stopped) return;
-        stopped = true;
-        conn.removeAllListeners('notification');
-        conn.release(error);
-        onError(error);
-      });
+    listen: (channel, onNotify, onError) => sharedListener(pool).subscribe(channel, onNotify, onError),
+  };
+}
+
+/**
+ * One LISTEN connection per pool, shared by every client and dashboard on that pool: a hundred clients
+ * in one process must not hold a hundred pool connections just to be woken up.
+ */
+const listeners = new WeakMap<PgPoolLike, SharedListener>();
+function sharedListener(pool: PgPoolLike): SharedListener {
+  let listener = listeners.get(pool);
+  if (!listener) listeners.set(pool, (listener = new SharedListener(pool)));
+  return listener;
+}
+
+interface Subscriber {
+  channel: string;
+  onNotify: (payload: string) => void;
+  onError: (error: Error) => void;
+}
+
+class SharedListener {
+  readonly #pool: PgPoolLike;
+  #conn: Promise<PgClientLike> | undefined;
+  readonly #subscribers = new Set<Subscriber>();
+  /** channel → number of subscribers; LISTEN is issued when it becomes 1, UNLISTEN when it drops to 0. */
+  readonly #channels = new Map<string, number>();
+
+  constructor(pool: PgPoolLike) {
+    this.#pool = pool;
+  }
+
+  async subscribe(channel: string, onNotify: Subscriber['onNotify'], onError: Subscriber['onError']): Promise<() => Promise<void>> {
+    const subscriber: Subscriber = { channel, onNotify, onError };
+    // Counted before the connection is there, so a last unsubscribe meanwhile does not give it back.
+    this.#subscribers.add(subscriber);
+    let conn: PgClientLike;
+    try {
+      conn = await this.#connect();
+    } catch (error) {
+      this.#subscribers.delete(subscriber);
+      throw error;
+    }
+    const count = (this.#channels.get(channel) ?? 0) + 1;
+    this.#channels.set(channel, count);
+    if (count === 1) {
       try {
         await conn.query(`LISTEN ${quoteIdent(channel)}`);
       } catch (error) {
-        stopped = true;
-        conn.release(error instanceof Error ? error : new Error(String(error)));
+        await this.#unsubscribe(subscriber);
         throw error;
       }
-      return async () => {
-        if (stopped) return;
-        stopped = true;
-        conn.removeAllListeners('notification');
-        try {
-          await conn.query(`UNLISTEN ${quoteIdent(channel)}`);
-          conn.release();
-        } catch (error) {
-          conn.release(error instanceof Error ? error : new Error(String(error)));
-        }
-      };
-    },
-  };
+    }
+    return () => this.#unsubscribe(subscriber);
+  }
+
+  #connect(): Promise<PgClientLike> {
+    this.#conn ??= this.#pool.connect().then(
+      (conn) => {
+        conn.on('notification', (msg) => {
+          for (const s of this.#subscribers) if (s.channel === msg.channel) s.onNotify(msg.payload ?? '');
+        });
+        conn.on('error', (error) => this.#fail(conn, error));
+        return conn;
+      },
+      (error: unknown) => {
+        this.#conn = undefined;
+        throw error;
+      },
+    );
+    return this.#conn;
+  }
+
+  /** The connection died: every subscriber is told (they subscribe again) and the next subscribe reconnects. */
+  #fail(conn: PgClientLike, error: Error): void {
+    const subscribers = [...this.#subscribers];
+    this.#subscribers.clear();
+    this.#channels.clear();
+    this.#conn = undefined;
+    conn.removeAllListeners('notification');
+    conn.release(error);
+    for (const s of subscribers) s.onError(error);
+  }
+
+  async #unsubscribe(subscriber: Subscriber): Promise<void> {
+    if (!this.#subscribers.delete(subscriber)) return;
+    const pending = this.#conn;
+    if (!pending) return;
+    const conn = await pending;
+    const count = (this.#channels.get(subscriber.channel) ?? 1) - 1;
+    if (count > 0) {
+      this.#channels.set(subscriber.channel, count);
+      return;
+    }
+    this.#channels.delete(subscriber.channel);
+    if (this.#subscribers.size === 0) {
+      // Last one out gives the connection back to the pool.
+      this.#conn = undefined;
+      conn.removeAllListeners('notification');
+      try {
+        await conn.query('UNLISTEN *');
+        conn.release();
+      } catch (error) {
+        conn.release(error instanceof Error ? error : new Error(String(error)));
+      }
+      return;
+    }
+    await conn.query(`UNLISTEN ${quoteIdent(subscriber.channel)}`).catch(() => {});
+  }
 }
 
 function pgliteAdapter(pg: PGliteLike): DbPort {

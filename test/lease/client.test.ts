@@ -187,6 +187,29 @@ describe('self-fencing during a drain', () => {
   });
 });
 
+describe('connections', () => {
+  it('clients on one pool share one LISTEN connection, so ten of them fit a pool of four', async () => {
+    const { default: pg } = await import('pg');
+    const small = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 4, application_name: 'dbl-shared-listen' });
+    small.on('error', () => {});
+    const cs = await Promise.all(Array.from({ length: 10 }, (_, i) => createClient(small, `sh${i}`, { schema: db.schema, ...FAST })));
+    try {
+      const ls = cs.map((c) => c.lease('shared', 20));
+      await waitFor(() => fair(ls, 20), { timeout: 15_000, message: '10 clients balanced' });
+      const { rows } = await db.pool.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'dbl-shared-listen' AND query ILIKE 'LISTEN%'`,
+      );
+      expect(rows[0].n).toBe(1);
+      // A release still wakes the others at once through the shared connection.
+      await cs[0]!.close();
+      await waitFor(() => fair(ls.slice(1), 20), { timeout: 5000, message: '9 clients balanced after a close' });
+    } finally {
+      await Promise.all(cs.map((c) => c.close()));
+      await small.end();
+    }
+  });
+});
+
 describe('cheap for the database', () => {
   it('a steady-state heartbeat is one statement and rewrites only the client row', async () => {
     const a = await client('cheap', { ttl: 2000, heartbeat: 250 });
