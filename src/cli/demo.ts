@@ -1,16 +1,28 @@
 /**
- * `dbleases demo` (`npm run demo`): three lease clients in child processes split one lease, live, while
- * one is killed, one joins and one closes; ends with a summary and a non-zero exit if a guarantee failed.
- * It works in its own schema (dropped and recreated at start), so it never touches other data.
+ * `dbleases demo` (`npm run demo`): worker processes (each a PartitionedWorker on its own lease client)
+ * split the partitions of a BullMQ queue while a producer enqueues jobs by key; one is killed, one
+ * joins, one stops gracefully; the jobs' order, losses, duplicates and partition overlaps are checked
+ * from what the workers report; a summary ends it, with a non-zero exit if a guarantee failed.
+ * It works in its own namespace (schema `dbleases_demo`, Redis prefix `dbleases-demo`, both cleaned at
+ * start and at the end), so it never touches other data.
  */
 import { parseArgs } from 'node:util';
 
-import pg from 'pg';
+import { Redis } from 'ioredis';
 
-import { migrate } from '../lease/migrate.js';
-import { toDbPort } from '../lease/db.js';
+import { createDashboard } from '../dashboard/index.js';
 import { validateIdentifier } from '../options.js';
-import { CliError, databaseUrl, describeError, parsing, redact, UsageError } from './args.js';
+import { databaseUrl, parsing, redact, UsageError } from './args.js';
+import {
+  clearRedisPrefix,
+  closeEnvironment,
+  DEFAULT_REDIS_URL,
+  dropSchema,
+  openEnvironment,
+  resetSchema,
+  storeDb,
+  type DemoEnvironment,
+} from './demo/environment.js';
 import { clock } from './demo/fleet.js';
 import { Screen } from './demo/screen.js';
 import { DemoScript, type ScriptOptions } from './demo/script.js';
@@ -18,28 +30,45 @@ import { summarize } from './demo/summary.js';
 
 export const usage = `Usage: dbleases demo [options]   (npm run demo -- [options])
 
-Starts 3 lease clients as child processes on one lease and shows live who owns which partitions
-as they split it; at ~1/4 of the duration one is killed with SIGKILL, at ~1/2 a fourth starts, at
-~3/4 one closes gracefully; then a summary (failover, handoff, join times, moves, overlaps).
+Starts the dashboard, 3 worker processes (each a PartitionedWorker) and a producer enqueuing jobs for
+500 keys; at ~1/4 of the duration one worker is killed with SIGKILL, at ~1/2 one more starts, at ~3/4
+one stops gracefully; then the queue drains and a summary checks order per key, lost and duplicate jobs,
+overlapping ownership, failover and handoff times. Exit code 1 if a guarantee failed.
+
+Needs Redis (REDIS_URL, default ${DEFAULT_REDIS_URL}; else a private redis-server from the PATH) and
+Postgres (DATABASE_URL; else embedded PGlite with the workers inside this process).
 
 Options:
-  --partitions N        partitions of the lease (default 32)
-  --duration S          length of the script in seconds (default 20)
-  --no-faults           only split; no kill, join or close
-  --keep                keep the workers running after the script until Ctrl-C
+  --workers N           worker processes at the start (default 3)
+  --partitions N        partitions (= BullMQ queues) (default 32)
+  --jobs N              jobs to enqueue (default 10000)
+  --keys N              distinct keys (default 500)
+  --duration S          length of the script in seconds (default 40)
+  --no-faults           no kill, join or stop: only split and process
+  --keep                keep the fleet and the dashboard running after the script until Ctrl-C
+  --port N              dashboard port (default 3000; a free one if taken)
   --database-url URL    Postgres (default: $DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres)
+  --redis-url URL       Redis (default: $REDIS_URL or ${DEFAULT_REDIS_URL})
   --schema NAME         the demo's own schema, dropped and recreated (default dbleases_demo)
   -h, --help            show this help`;
 
 const OPTIONS = {
+  workers: { type: 'string' },
   partitions: { type: 'string' },
+  jobs: { type: 'string' },
+  keys: { type: 'string' },
   duration: { type: 'string' },
   'no-faults': { type: 'boolean' },
   keep: { type: 'boolean' },
+  port: { type: 'string' },
   'database-url': { type: 'string' },
+  'redis-url': { type: 'string' },
   schema: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+const PREFIX = 'dbleases-demo';
+const QUEUE = 'demo';
 
 function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
@@ -48,20 +77,32 @@ function integer(name: string, value: string | undefined, fallback: number, min:
   return n;
 }
 
-/** Connects, or explains in one line how to get a database. */
-async function openPostgres(url: string): Promise<pg.Pool> {
-  const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 5_000 });
-  pool.on('error', () => {});
+interface RunningDashboard {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The dashboard in this process, on the demo's store and Redis; port 0 (any free one) if `port` is taken. */
+async function startDashboard(env: DemoEnvironment, schema: string, port: number): Promise<RunningDashboard> {
+  const redis = new Redis(env.redisUrl, { maxRetriesPerRequest: 1 });
+  redis.on('error', () => {});
+  const dashboard = createDashboard({ db: storeDb(env.store), schema, connection: redis, prefix: PREFIX, queues: [QUEUE] });
+  const close = async () => {
+    await dashboard.close().catch(() => {});
+    redis.disconnect();
+  };
   try {
-    await pool.query('SELECT 1');
-    return pool;
-  } catch (error) {
-    await pool.end().catch(() => {});
-    // Issue 5: when no Postgres answers, run the lease store on embedded PGlite (workers in one process) here.
-    const reason = describeError(error, { databaseUrl: url });
-    throw new CliError(
-      /^Could not connect/.test(reason) ? `No Postgres answered at ${redact(url)}: start one with \`docker compose up -d\` (or set DATABASE_URL)` : reason,
+    const url = await dashboard.listen(port).then(
+      (x) => x.url,
+      async (error: unknown) => {
+        if ((error as { code?: string }).code !== 'EADDRINUSE') throw error;
+        return (await dashboard.listen(0)).url;
+      },
     );
+    return { url, close };
+  } catch (error) {
+    await close();
+    throw error;
   }
 }
 
@@ -71,28 +112,78 @@ export async function run(argv: string[]): Promise<number> {
     console.log(usage);
     return 0;
   }
-  const url = databaseUrl(values['database-url']);
-  const opts: ScriptOptions = {
-    databaseUrl: url,
-    schema: validateIdentifier('--schema', values.schema ?? 'dbleases_demo', 63),
-    partitions: integer('partitions', values.partitions, 32, 4, 4096),
-    durationMs: integer('duration', values.duration, 20, 4, 3600) * 1000,
-    faults: !values['no-faults'],
-    keep: values.keep === true,
-    ttl: 1000,
-    heartbeat: 250,
-  };
-  const pool = await openPostgres(url);
-  try {
-    await pool.query(`DROP SCHEMA IF EXISTS "${opts.schema}" CASCADE`);
-    await migrate(toDbPort(pool), { schema: opts.schema, tablePrefix: 'db_leases', timeoutMs: 10_000 });
-  } catch (error) {
-    await pool.end().catch(() => {});
-    throw new CliError(describeError(error, { databaseUrl: url }));
-  }
+  const workers = integer('workers', values.workers, 3, 2, 32);
+  const partitions = integer('partitions', values.partitions, 32, 4, 4096);
+  const jobs = integer('jobs', values.jobs, 10_000, 1, 10_000_000);
+  const keys = integer('keys', values.keys, 500, 1, 1_000_000);
+  const durationMs = integer('duration', values.duration, 40, 4, 3600) * 1000;
+  const port = integer('port', values.port, 3000, 0, 65535);
+  const schema = validateIdentifier('--schema', values.schema ?? 'dbleases_demo', 63);
+  const pgUrl = databaseUrl(values['database-url']);
+  const redisUrl = values['redis-url'] ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
 
+  const env = await openEnvironment(pgUrl, redisUrl);
+  let dashboard: RunningDashboard | undefined;
+  try {
+    await resetSchema(env.store, schema);
+    await clearRedisPrefix(env.redisUrl, PREFIX);
+    const inProcess = env.store.kind === 'pglite';
+    const ttl = 1000;
+    const heartbeat = 250;
+    const opts: ScriptOptions = {
+      workers,
+      partitions,
+      ttl,
+      heartbeat,
+      schema,
+      durationMs,
+      faults: !values['no-faults'],
+      keep: values.keep === true,
+      jobs,
+      inProcess,
+      settings: {
+        databaseUrl: env.store.kind === 'pg' ? env.store.url : undefined,
+        inProcessDb: inProcess ? storeDb(env.store) : undefined,
+        worker: { schema, partitions, ttl, heartbeat, redisUrl: env.redisUrl, prefix: PREFIX, queue: QUEUE, workMs: 25 },
+      },
+      producer: { redisUrl: env.redisUrl, prefix: PREFIX, queue: QUEUE, partitions, jobs, keys, spreadMs: durationMs * 0.8 },
+    };
+    for (const note of env.notes) console.log(note);
+    dashboard = await startDashboard(env, schema, port);
+    const store = env.store.kind === 'pg' ? `Postgres ${redact(env.store.url)}` : 'embedded PGlite';
+    console.log(`dbleases demo: ${store}, schema ${schema}; Redis ${redact(env.redisUrl)}, prefix ${PREFIX}`);
+    console.log(`Dashboard: ${dashboard.url}  (open it to watch the partitions move)`);
+    const s = (f: number) => Math.round((durationMs * f) / 1000);
+    console.log(
+      opts.faults
+        ? `Script: split → ~${s(0.25)} s SIGKILL w1 → ~${s(0.5)} s start w${workers + 1} → ~${s(0.75)} s stop one gracefully → drain → summary`
+        : `Script: split and process ${jobs} jobs (no faults)`,
+    );
+    return await runScript(opts);
+  } finally {
+    await dashboard?.close();
+    if (!values.keep) {
+      await dropSchema(env.store, schema);
+      await clearRedisPrefix(env.redisUrl, PREFIX).catch(() => 0);
+    }
+    await closeEnvironment(env);
+  }
+}
+
+async function runScript(opts: ScriptOptions): Promise<number> {
   const script = new DemoScript(opts);
-  const screen = new Screen(clock(), opts.partitions, () => script.workers);
+  const screen = new Screen(clock(), opts.partitions, () => script.workers, () => {
+    const check = script.ledger.live(clock());
+    return {
+      done: script.ledger.completed,
+      total: opts.jobs,
+      enqueued: script.producer.added,
+      perSecond: script.ledger.rate(clock()),
+      moves: script.moves,
+      orderViolations: check.orderViolations.length,
+      duplicates: check.killDuplicates + check.otherDuplicates.length,
+    };
+  });
   script.screen = screen;
   const onSignal = () => {
     screen.event('interrupted: stopping the workers');
@@ -100,12 +191,6 @@ export async function run(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  console.log(`dbleases demo: Postgres ${redact(url)}, schema ${opts.schema}`);
-  console.log(
-    opts.faults
-      ? `Script: split → ~${opts.durationMs / 4000} s SIGKILL w1 → ~${opts.durationMs / 2000} s start w4 → ~${(opts.durationMs * 3) / 4000} s close one gracefully → ~${opts.durationMs / 1000} s summary`
-      : `Script: split, then watch for ${opts.durationMs / 1000} s (no faults)`,
-  );
   screen.start();
   let result;
   try {
@@ -114,11 +199,10 @@ export async function run(argv: string[]): Promise<number> {
     screen.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    if (!opts.keep) await pool.query(`DROP SCHEMA IF EXISTS "${opts.schema}" CASCADE`).catch(() => {});
-    await pool.end().catch(() => {});
   }
   const summary = summarize(result, opts);
   console.log(`\nFinal split:\n${result.finalTable}\n\nSummary:\n${summary.text}\n`);
+  for (const skipped of result.skipped) console.log(`Skipped: ${skipped}.`);
   if (result.interrupted) {
     console.log('Interrupted: every worker stopped.');
     return 130;

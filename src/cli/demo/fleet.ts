@@ -7,6 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
+import { startWorker, type WorkerConfig } from './worker-core.js';
+
 export const clock = () => performance.timeOrigin + performance.now();
 
 export interface Interval {
@@ -24,7 +26,8 @@ export interface Acquisition {
   partition: number;
 }
 
-export interface WorkerSettings {
+/** A lease-only worker (lease-worker.ts, no BullMQ), as bench/lease/timings.ts runs them. */
+export interface LeaseOnlySettings {
   databaseUrl: string;
   schema: string;
   partitions: number;
@@ -32,15 +35,111 @@ export interface WorkerSettings {
   heartbeat: number;
 }
 
-/** How to start the worker script: through tsx from source, plain node once built. */
-function workerCommand(): string[] {
+/** How a demo worker is run: a child process on Postgres, or inside the demo on its embedded database. */
+export interface WorkerSettings {
+  /** Postgres URL for child processes; undefined with `inProcessDb`. */
+  databaseUrl: string | undefined;
+  /** The embedded database (PGlite) the in-process workers share. */
+  inProcessDb: unknown;
+  worker: Omit<WorkerConfig, 'id'>;
+}
+
+export interface JobMessage {
+  type: 'start' | 'end';
+  t: number;
+  key: string;
+  seq: number;
+  partition: number;
+  epoch: number;
+  start?: number;
+  end?: number;
+}
+
+interface Message {
+  t: number;
+  type: string;
+  values?: number[];
+  epochs?: number[];
+  message?: string;
+  pid?: number;
+}
+
+/** A running worker, whichever way it runs. */
+interface Runner {
+  readonly pid: number | undefined;
+  readonly running: boolean;
+  readonly exited: Promise<void>;
+  /** SIGKILL (child processes only). */
+  kill(): void;
+  /** Graceful close. */
+  close(): void;
+}
+
+/** How to start a worker script: through tsx from source, plain node once built. */
+function workerCommand(name: string): string[] {
   const fromSource = import.meta.url.endsWith('.ts');
-  const file = fileURLToPath(new URL(`./demo-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url));
+  const file = fileURLToPath(new URL(`./${name}.${fromSource ? 'ts' : 'js'}`, import.meta.url));
   return fromSource ? ['--import', import.meta.resolve('tsx'), file] : [file];
 }
 
+function childRunner(script: string, env: Record<string, string>, onMessage: (m: Message) => void, onStderr: (text: string) => void): Runner {
+  const proc: ChildProcess = spawn(process.execPath, workerCommand(script), {
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    try {
+      onMessage(JSON.parse(line) as Message);
+    } catch {
+      // not a message
+    }
+  });
+  proc.stderr!.on('data', (d: Buffer) => onStderr(d.toString()));
+  proc.stdin!.on('error', () => {});
+  const running = () => proc.exitCode === null && proc.signalCode === null;
+  return {
+    pid: proc.pid,
+    get running() {
+      return running();
+    },
+    exited: new Promise((resolve) => proc.once('exit', () => resolve())),
+    kill: () => void (running() && proc.kill('SIGKILL')),
+    close: () => void (running() && proc.kill('SIGTERM')),
+  };
+}
+
+function inProcessRunner(db: unknown, cfg: WorkerConfig, onMessage: (m: Message) => void): Runner {
+  let running = true;
+  let resolveExited!: () => void;
+  const exited = new Promise<void>((resolve) => (resolveExited = resolve));
+  const done = () => {
+    running = false;
+    resolveExited();
+  };
+  const started = startWorker(db, cfg, (m) => onMessage(m as Message));
+  started.catch((error: unknown) => {
+    onMessage({ t: clock(), type: 'fatal', message: error instanceof Error ? error.message : String(error) });
+    done();
+  });
+  let closing = false;
+  return {
+    pid: process.pid,
+    get running() {
+      return running;
+    },
+    exited,
+    // A SIGKILL has no in-process equivalent; the script skips that fault here.
+    kill: () => {},
+    close: () => {
+      if (closing) return;
+      closing = true;
+      void started.then((w) => w.close()).then(done, done);
+    },
+  };
+}
+
 export class DemoWorker {
-  readonly proc: ChildProcess;
+  readonly #runner: Runner;
   readonly startedAt = clock();
   readyAt: number | undefined;
   values: number[] = [];
@@ -52,56 +151,51 @@ export class DemoWorker {
 
   constructor(
     readonly id: string,
-    settings: WorkerSettings,
+    settings: WorkerSettings | LeaseOnlySettings,
     readonly intervals: Interval[],
     readonly acquisitions: Acquisition[],
     onChange: (worker: DemoWorker) => void,
+    onJob: (worker: DemoWorker, job: JobMessage) => void = () => {},
   ) {
-    this.proc = spawn(process.execPath, workerCommand(), {
-      env: {
-        ...process.env,
-        DATABASE_URL: settings.databaseUrl,
-        DEMO_ID: id,
-        DEMO_SCHEMA: settings.schema,
-        DEMO_PARTITIONS: String(settings.partitions),
-        DEMO_TTL: String(settings.ttl),
-        DEMO_HEARTBEAT: String(settings.heartbeat),
-      },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    createInterface({ input: this.proc.stdout! }).on('line', (line) => {
-      let m: { t: number; type: string; values?: number[]; epochs?: number[]; message?: string };
-      try {
-        m = JSON.parse(line) as typeof m;
-      } catch {
-        return;
-      }
-      if (m.type === 'ready') {
-        this.readyAt = m.t;
-        if (this.state === 'starting') this.state = 'live';
-      } else if (m.type === 'values') {
+    const onMessage = (m: Message) => {
+      if (m.type === 'start' || m.type === 'end') onJob(this, m as unknown as JobMessage);
+      else if (m.type === 'values') {
         const before = this.values.join(',');
         this.#sample(m.t, m.values ?? [], m.epochs ?? []);
         if (this.values.join(',') !== before) onChange(this);
+      } else if (m.type === 'ready') {
+        this.readyAt = m.t;
+        if (this.state === 'starting') this.state = 'live';
       } else if (m.type === 'fatal') this.fatal = m.message;
+    };
+    const onStderr = (text: string) => (this.stderr = (this.stderr + text).slice(-2000));
+    if (!('worker' in settings)) {
+      const { databaseUrl, schema, partitions, ttl, heartbeat } = settings;
+      const env = { DATABASE_URL: databaseUrl, DEMO_ID: id, DEMO_SCHEMA: schema, DEMO_PARTITIONS: `${partitions}`, DEMO_TTL: `${ttl}`, DEMO_HEARTBEAT: `${heartbeat}` };
+      this.#runner = childRunner('lease-worker', env, onMessage, onStderr);
+    } else {
+      const cfg: WorkerConfig = { ...settings.worker, id };
+      this.#runner =
+        settings.databaseUrl !== undefined
+          ? childRunner('demo-worker', { DATABASE_URL: settings.databaseUrl, DEMO_WORKER: JSON.stringify(cfg) }, onMessage, onStderr)
+          : inProcessRunner(settings.inProcessDb, cfg, onMessage);
+    }
+    this.exited = this.#runner.exited.then(() => {
+      for (const iv of this.#open.values()) this.intervals.push(iv);
+      this.#open.clear();
+      if (this.state !== 'killed') this.state = 'exited';
+      const had = this.values.length > 0;
+      this.values = [];
+      if (had) onChange(this);
     });
-    this.proc.stderr!.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-2000)));
-    this.proc.stdin!.on('error', () => {});
-    this.exited = new Promise((resolve) =>
-      this.proc.once('exit', () => {
-        for (const iv of this.#open.values()) this.intervals.push(iv);
-        this.#open.clear();
-        if (this.state !== 'killed') this.state = 'exited';
-        const had = this.values.length > 0;
-        this.values = [];
-        if (had) onChange(this);
-        resolve();
-      }),
-    );
+  }
+
+  get pid(): number | undefined {
+    return this.#runner.pid;
   }
 
   get running(): boolean {
-    return this.proc.exitCode === null && this.proc.signalCode === null;
+    return this.#runner.running;
   }
 
   #sample(t: number, values: number[], epochs: number[]): void {
@@ -127,12 +221,12 @@ export class DemoWorker {
 
   kill(): void {
     this.state = 'killed';
-    if (this.running) this.proc.kill('SIGKILL');
+    this.#runner.kill();
   }
 
   close(): void {
     if (this.state !== 'killed') this.state = 'closing';
-    if (this.running) this.proc.kill('SIGTERM');
+    this.#runner.close();
   }
 }
 

@@ -1,21 +1,48 @@
 /**
- * Output of the demo: event lines scroll; on a TTY the ownership status is one area redrawn in place
- * below them, otherwise each change of a worker's partitions is printed as a plain line.
+ * Output of the demo: event lines scroll; on a TTY the status (job progress, partitions per worker) is
+ * one area redrawn in place below them; otherwise each change of a worker's partitions is a plain line,
+ * and the job progress is a plain line every 2 s.
  */
 import { compactRanges } from '../../dashboard/ranges.js';
 import { formatTable } from '../table.js';
 import type { DemoWorker } from './fleet.js';
+
+export interface Progress {
+  /** Distinct jobs completed. */
+  done: number;
+  /** Jobs the run will add. */
+  total: number;
+  enqueued: number;
+  perSecond: number;
+  moves: number;
+  orderViolations: number;
+  duplicates: number;
+}
+
+const BAR = 24;
+
+export function progressLine(p: Progress): string {
+  const filled = p.total === 0 ? BAR : Math.min(BAR, Math.floor((p.done / p.total) * BAR));
+  const bar = `${'█'.repeat(filled)}${'░'.repeat(BAR - filled)}`;
+  const width = String(p.total).length;
+  return (
+    `${bar} ${String(p.done).padStart(width)}/${p.total} jobs (enqueued ${p.enqueued})  ${Math.round(p.perSecond)} jobs/s  ` +
+    `moves ${p.moves}  order violations ${p.orderViolations}  duplicate executions ${p.duplicates}`
+  );
+}
 
 export class Screen {
   readonly #tty: boolean;
   readonly #write: (text: string) => void;
   #drawn = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
+  #ticks = 0;
 
   constructor(
     readonly startedAt: number,
     readonly size: number,
     readonly workers: () => DemoWorker[],
+    readonly progress: () => Progress,
     stream: NodeJS.WriteStream = process.stdout,
   ) {
     this.#tty = stream.isTTY === true && process.env.TERM !== 'dumb';
@@ -27,14 +54,18 @@ export class Screen {
   }
 
   start(): void {
-    if (!this.#tty) return;
-    this.#timer = setInterval(() => this.#redraw(), 100);
+    this.#timer = setInterval(() => {
+      if (this.#tty) this.#redraw();
+      else if (++this.#ticks % 20 === 0) this.#write(`${this.elapsed()}    ${progressLine(this.progress())}\n`);
+    }, 100);
     this.#timer.unref();
   }
 
   stop(): void {
     clearInterval(this.#timer);
+    this.#timer = undefined;
     if (this.#tty) this.#redraw();
+    else this.#write(`${this.elapsed()}    ${progressLine(this.progress())}\n`);
     this.#drawn = 0;
   }
 
@@ -55,7 +86,7 @@ export class Screen {
   table(): string {
     const rows = [['WORKER', 'PID', 'STATE', 'COUNT', 'PARTITIONS']];
     for (const w of this.workers()) {
-      rows.push([w.id, String(w.proc.pid ?? '-'), w.state, String(w.values.length), compactRanges(w.values) || '-']);
+      rows.push([w.id, String(w.pid ?? '-'), w.state, String(w.values.length), compactRanges(w.values) || '-']);
     }
     const owned = new Set(this.workers().flatMap((w) => w.values)).size;
     return `${formatTable(rows, new Set([1, 3]))}\n${owned}/${this.size} partitions owned`;
@@ -68,7 +99,7 @@ export class Screen {
 
   #redraw(): void {
     this.#clear();
-    const text = `\n${this.table()}\n`;
+    const text = `\n${progressLine(this.progress())}\n${this.table()}\n`;
     this.#write(text);
     this.#drawn = text.split('\n').length - 1;
   }

@@ -1,10 +1,13 @@
 /**
- * The demo's printed script: split → SIGKILL one worker → start a fourth → close one gracefully → end.
+ * The demo's printed script: split → SIGKILL one worker → start one more → stop one gracefully → drain,
+ * while the producer adds jobs.
  * Each step starts at its scheduled time or once the previous one settled, whichever is later, and is
  * measured from the workers' own samples (child clocks: performance.timeOrigin + now()).
  */
 import { compactRanges } from '../../dashboard/ranges.js';
 import { balanced, clock, DemoWorker, overlaps, type Acquisition, type Interval, type WorkerSettings } from './fleet.js';
+import { JobLedger, type JobCheck } from './jobs.js';
+import { Producer, type ProducerOptions } from './producer.js';
 import type { Screen } from './screen.js';
 
 export interface Phase {
@@ -18,6 +21,10 @@ export interface Phase {
   minMoves: number;
   /** Acquisitions observed from t0 until the next phase (or the end). */
   moves: number;
+  /** The partitions the worker owned when it was killed or closed. */
+  orphaned: number[];
+  /** Failover: ms from the kill until another worker started a job of one of those partitions. */
+  resumedMs?: number;
 }
 
 export interface RunResult {
@@ -29,12 +36,29 @@ export interface RunResult {
   finalTable: string;
   interrupted: boolean;
   failure?: string;
+  /** Jobs the producer added. */
+  enqueued: number;
+  jobs?: JobCheck;
+  /** ms from the start until the last job completed (undefined: it never drained). */
+  drainedAt?: number;
+  /** Faults left out, with the reason. */
+  skipped: string[];
 }
 
-export interface ScriptOptions extends WorkerSettings {
+export interface ScriptOptions {
+  workers: number;
+  partitions: number;
+  ttl: number;
+  heartbeat: number;
+  schema: string;
   durationMs: number;
   faults: boolean;
   keep: boolean;
+  jobs: number;
+  /** Workers run inside this process (PGlite): there is no process to SIGKILL. */
+  inProcess: boolean;
+  settings: WorkerSettings;
+  producer: ProducerOptions;
 }
 
 export class DemoScript {
@@ -42,25 +66,37 @@ export class DemoScript {
   readonly #intervals: Interval[] = [];
   readonly #acquisitions: Acquisition[] = [];
   readonly #abort = new AbortController();
+  readonly killedAt = new Map<string, number>();
+  readonly ledger = new JobLedger(this.killedAt);
+  readonly producer: Producer;
   readonly startedAt = clock();
   screen!: Screen;
 
-  constructor(readonly opts: ScriptOptions) {}
+  constructor(readonly opts: ScriptOptions) {
+    this.producer = new Producer(opts.producer);
+  }
 
   /** Ctrl-C: every wait returns at once, then the fleet is stopped. */
   interrupt(): void {
     this.#abort.abort();
+    this.producer.stop();
   }
 
   get interrupted(): boolean {
     return this.#abort.signal.aborted;
   }
 
+  /** Ownership changes seen so far (every partition a worker started to list). */
+  get moves(): number {
+    return this.#acquisitions.length;
+  }
+
   async run(): Promise<RunResult> {
     const o = this.opts;
-    const result: RunResult = { phases: [], overlaps: [], balancedAtEnd: false, finalTable: '', interrupted: false };
+    const result: RunResult = { phases: [], overlaps: [], balancedAtEnd: false, finalTable: '', interrupted: false, enqueued: 0, skipped: [] };
+    const producing = this.producer.run();
     try {
-      await this.#steps(result);
+      await this.#steps(result, producing);
     } finally {
       result.balancedAtEnd = result.balancedAtEnd || (!this.interrupted && balanced(this.workers, o.partitions));
       const end = clock();
@@ -70,18 +106,31 @@ export class DemoScript {
         p.moves = this.#acquisitions.filter((a) => a.t >= from && a.t < until).length;
       });
       result.finalTable = this.screen.table();
+      this.producer.stop();
+      await producing;
       await this.#stopAll();
+      await this.producer.close();
+      result.enqueued = this.producer.added;
       result.overlaps = overlaps(this.#intervals);
+      result.jobs = this.ledger.check();
+      for (const p of result.phases.filter((x) => x.kind === 'failover')) {
+        const orphaned = new Set(p.orphaned);
+        const starts = this.ledger.executions.filter((e) => e.worker !== p.worker && e.start >= p.t0 && orphaned.has(e.partition)).map((e) => e.start);
+        if (starts.length > 0) p.resumedMs = Math.min(...starts) - p.t0;
+      }
       result.interrupted = this.interrupted;
     }
     return result;
   }
 
-  async #steps(result: RunResult): Promise<void> {
+  async #steps(result: RunResult, producing: Promise<void>): Promise<void> {
     const o = this.opts;
     const at = (fraction: number) => this.startedAt + o.durationMs * fraction;
-    this.screen.event(`starting 3 workers on ${o.partitions} partitions (ttl ${o.ttl} ms, heartbeat ${o.heartbeat} ms)`);
-    for (const id of ['w1', 'w2', 'w3']) this.#spawn(id);
+    const where = o.inProcess ? 'inside this process' : 'as child processes';
+    this.screen.event(
+      `starting ${o.workers} workers ${where} on ${o.partitions} partitions (ttl ${o.ttl} ms, heartbeat ${o.heartbeat} ms); producing ${o.jobs} jobs for ${o.producer.keys} keys over ${Math.round(o.producer.spreadMs / 1000)} s`,
+    );
+    for (let i = 1; i <= o.workers; i++) this.#spawn(`w${i}`);
     if (!(await this.#until(() => this.workers.every((w) => w.readyAt !== undefined), 60_000))) return this.#fail(result, 'the workers did not start');
     const readyAt = Math.max(...this.workers.map((w) => w.readyAt!));
     if (!(await this.#until(() => balanced(this.workers, o.partitions), 30_000))) return this.#fail(result, 'the first split never balanced');
@@ -90,34 +139,52 @@ export class DemoScript {
 
     if (o.faults) {
       await this.#sleepUntil(at(0.25));
-      const victim = this.workers[0]!;
-      const crash = await this.#orphan(result, 'failover', victim, () => victim.kill(), `SIGKILL ${victim.id}`);
-      if (!crash) return;
-      this.screen.event(`${crash.worker}'s ${crash.minMoves} partitions owned again after ${Math.round(crash.ms!)} ms (ttl ${o.ttl} ms): ${this.#counts()}`);
+      if (o.inProcess) {
+        const why = 'SIGKILL skipped: the workers run inside this process (PGlite serves one process), so there is no worker process to kill';
+        result.skipped.push(why);
+        this.screen.event(why);
+      } else {
+        const victim = this.workers[0]!;
+        const crash = await this.#orphan(result, 'failover', victim, () => {
+          this.killedAt.set(victim.id, clock());
+          victim.kill();
+        }, `SIGKILL ${victim.id} (pid ${victim.pid})`);
+        if (!crash) return;
+        this.screen.event(`${crash.worker}'s ${crash.minMoves} partitions owned again after ${Math.round(crash.ms!)} ms (ttl ${o.ttl} ms): ${this.#counts()}`);
+      }
 
       await this.#sleepUntil(at(0.5));
       if (this.interrupted) return;
-      const w4 = this.#spawn('w4');
-      this.screen.event(`starting ${w4.id}`);
-      if (!(await this.#until(() => w4.readyAt !== undefined, 60_000))) return this.#fail(result, `${w4.id} did not start`);
-      const join: Phase = { kind: 'join', worker: w4.id, t0: w4.readyAt!, minMoves: 0, moves: 0 };
+      const joiner = this.#spawn(`w${o.workers + 1}`);
+      this.screen.event(`starting ${joiner.id}`);
+      if (!(await this.#until(() => joiner.readyAt !== undefined, 60_000))) return this.#fail(result, `${joiner.id} did not start`);
+      const join: Phase = { kind: 'join', worker: joiner.id, t0: joiner.readyAt!, minMoves: 0, moves: 0, orphaned: [] };
       result.phases.push(join);
-      if (!(await this.#until(() => balanced(this.workers, o.partitions), 10_000 + 4 * o.heartbeat))) return this.#fail(result, `the split never balanced after ${w4.id} joined`);
+      if (!(await this.#until(() => balanced(this.workers, o.partitions), 10_000 + 4 * o.heartbeat))) return this.#fail(result, `the split never balanced after ${joiner.id} joined`);
       join.ms = clock() - join.t0;
-      join.minMoves = w4.values.length;
-      this.screen.event(`${w4.id} ready ${Math.round(w4.readyAt! - w4.startedAt)} ms after spawn, balanced ${Math.round(join.ms)} ms later: ${this.#counts()}`);
+      join.minMoves = joiner.values.length;
+      this.screen.event(`${joiner.id} ready ${Math.round(joiner.readyAt! - joiner.startedAt)} ms after spawn, balanced ${Math.round(join.ms)} ms later: ${this.#counts()}`);
 
       await this.#sleepUntil(at(0.75));
-      const leaver = this.workers.find((w) => w.state === 'live' && w.id !== w4.id)!;
-      const handoff = await this.#orphan(result, 'handoff', leaver, () => leaver.close(), `closing ${leaver.id} gracefully (SIGTERM → client.close())`);
+      const leaver = this.workers.find((w) => w.state === 'live' && w.id !== joiner.id)!;
+      const handoff = await this.#orphan(result, 'handoff', leaver, () => leaver.close(), `stopping ${leaver.id} gracefully (SIGTERM → worker.close(): in-flight jobs finish, then the partitions are released)`);
       if (!handoff) return;
       this.screen.event(`${handoff.worker}'s ${handoff.minMoves} partitions handed over in ${Math.round(handoff.ms!)} ms: ${this.#counts()}`);
     }
 
-    await this.#sleepUntil(at(1));
+    await producing;
+    if (this.producer.error) return this.#fail(result, `the producer failed: ${this.producer.error}`);
+    if (this.interrupted) return;
+    this.screen.event(`all ${this.producer.added} jobs enqueued; letting the queue drain`);
+    const drainLimit = 30_000 + o.durationMs;
+    if (!(await this.#until(() => this.ledger.completed >= this.producer.added, drainLimit))) {
+      return this.#fail(result, `the queue did not drain within ${drainLimit / 1000} s: ${this.producer.added - this.ledger.completed} jobs not processed`);
+    }
+    result.drainedAt = clock() - this.startedAt;
+    this.screen.event(`queue drained: ${this.ledger.completed} jobs processed`);
     result.balancedAtEnd = balanced(this.workers, o.partitions);
     if (o.keep && !this.interrupted) {
-      this.screen.event(`keeping the fleet running: Ctrl-C to stop (try \`dbleases status --schema ${o.schema}\`)`);
+      this.screen.event(`keeping the fleet and the dashboard running: Ctrl-C to stop (try \`dbleases status --schema ${o.schema}\`)`);
       await this.#until(() => false, Infinity);
     }
   }
@@ -127,7 +194,7 @@ export class DemoScript {
     if (this.interrupted) return undefined;
     const orphaned = worker.values.slice();
     this.screen.event(`${what} (it owns ${orphaned.length}: ${compactRanges(orphaned)})`);
-    const phase: Phase = { kind, worker: worker.id, t0: clock(), minMoves: orphaned.length, moves: 0 };
+    const phase: Phase = { kind, worker: worker.id, t0: clock(), minMoves: orphaned.length, moves: 0, orphaned };
     result.phases.push(phase);
     act();
     const takenAt = () => {
@@ -156,7 +223,14 @@ export class DemoScript {
   }
 
   #spawn(id: string): DemoWorker {
-    const w = new DemoWorker(id, this.opts, this.#intervals, this.#acquisitions, (x) => this.screen.changed(x));
+    const w = new DemoWorker(
+      id,
+      this.opts.settings,
+      this.#intervals,
+      this.#acquisitions,
+      (x) => this.screen.changed(x),
+      (x, job) => this.ledger.record(x.id, x.pid, job),
+    );
     this.workers.push(w);
     return w;
   }
@@ -191,6 +265,7 @@ export class DemoScript {
     const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), 5_000)));
     if ((await Promise.race([all, late])) === 'late') for (const w of this.workers) w.kill();
     clearTimeout(timer);
-    await all;
+    // In-process workers cannot be killed: give them another 5 s, then leave them to the process exit.
+    await Promise.race([all, new Promise((r) => setTimeout(r, 5_000).unref())]);
   }
 }
