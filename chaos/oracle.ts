@@ -52,7 +52,7 @@ export interface FaultMeasurement {
   /** Slowest restart of that work, ms after the fault (after the end of a restart); null when none waited. */
   resumeMaxMs: number | null;
   resumeBoundMs: number | null;
-  /** Refused (fenced) executions of the victim after the fault. */
+  /** Refused (fenced) executions of the victim from the fault to the resume bound after its end. */
   refused: number;
   /** Longest event-loop stall of any worker from the fault to the resume bound (context, not checked). */
   stallMaxMs: number;
@@ -264,7 +264,7 @@ export async function checkRun(db: Queryable, schema: string, options: OracleOpt
       pending: 0,
       resumeMaxMs: null,
       resumeBoundMs: null,
-      refused: refused.filter((r) => r.owner === f.victim && r.end >= f.at).length,
+      refused: refused.filter((r) => r.owner === f.victim && r.end >= f.at && r.end <= (f.ended ?? f.at) + resumeBound).length,
       stallMaxMs: Math.max(
         0,
         ...stalls.filter((st) => !(f.kind === 'pause' && st.worker === f.victim) && st.at + st.ms >= f.at && st.at <= (f.ended ?? f.at) + resumeBound).map((st) => st.ms),

@@ -1,8 +1,8 @@
 /**
  * One chaos worker process: a lease client and a PartitionedWorker, whose processor records each
  * execution with a fenced write (records.ts). Prints JSON lines on stdout: `ready`, `partitions`,
- * `error` (rate-limited), `closed`. SIGTERM closes gracefully (client first: it hands the partitions
- * over). Exits when its parent goes away (stdin closes), so a dead run leaves no worker behind.
+ * `error` (rate-limited), `closed`. SIGTERM closes gracefully (the worker hands its partitions over,
+ * then the client leaves). Exits when its parent goes away (stdin closes), so a dead run leaves no worker behind.
  *
  * Environment: CHAOS_ID, CHAOS_SCHEMA, CHAOS_PREFIX, CHAOS_PARTITIONS, CHAOS_TTL, CHAOS_HEARTBEAT,
  * CHAOS_JOB_MS, DATABASE_URL, REDIS_URL.
@@ -104,8 +104,8 @@ async function shutdown(code: number): Promise<void> {
   closing = true;
   const force = setTimeout(() => process.exit(code), 15_000);
   try {
+    await worker.close(); // drains its partition Workers and hands the partitions over
     await client.close();
-    await worker.close();
     out('closed', { errors });
     await redis.quit();
     await pool.end();

@@ -252,9 +252,7 @@ describe('processors that misbehave', () => {
     expect(errors).toEqual([]);
   });
 
-  // Known gap (docs/bad-input.md): unordered, a thrown string reaches BullMQ as is and the job's
-  // failedReason is stored as "null": the message is lost. Flip to `it` once fixed.
-  it.fails('unordered: a processor throwing a string keeps it as the failed reason', async () => {
+  it('unordered: a processor throwing a string keeps it as the failed reason', async () => {
     const { q, first, failed } = await unordered('boom', 'reason');
     await failed;
     expect((await q.queue(0).getJob(first.id!))?.failedReason).toBe('boom');
