@@ -392,7 +392,8 @@ async function inject(f: PlannedFault): Promise<void> {
     await execFileAsync('pg_ctlcluster', ['--skip-systemctl-redirect', version, name, 'restart'], { timeout: 60_000 });
     await query('SELECT 1', [], 60_000);
     await endFault(f.id);
-    injected.push({ id: f.id, kind: f.kind, victim: null, note: `cluster ${version}/${name} back after ${(performance.now() - started).toFixed(0)} ms` });
+    injected.push({ id: f.id, kind: f.kind, victim: null, note: `Postgres cluster ${version}/${name} restarted, accepting again after ${(performance.now() - started).toFixed(0)} ms` });
+    log(`#${f.id} ${injected.at(-1)!.note}`);
     return;
   }
   const victim = await chooseVictim(f);
