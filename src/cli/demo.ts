@@ -50,6 +50,7 @@ Options:
   --database-url URL    Postgres (default: $DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres)
   --redis-url URL       Redis (default: $REDIS_URL or ${DEFAULT_REDIS_URL})
   --schema NAME         the demo's own schema, dropped and recreated (default dbleases_demo)
+  --redis-prefix NAME   the demo's own Redis key prefix, its keys deleted (default dbleases-demo)
   -h, --help            show this help`;
 
 const OPTIONS = {
@@ -64,10 +65,10 @@ const OPTIONS = {
   'database-url': { type: 'string' },
   'redis-url': { type: 'string' },
   schema: { type: 'string' },
+  'redis-prefix': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const PREFIX = 'dbleases-demo';
 const QUEUE = 'demo';
 
 function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
@@ -83,10 +84,10 @@ interface RunningDashboard {
 }
 
 /** The dashboard in this process, on the demo's store and Redis; port 0 (any free one) if `port` is taken. */
-async function startDashboard(env: DemoEnvironment, schema: string, port: number): Promise<RunningDashboard> {
+async function startDashboard(env: DemoEnvironment, schema: string, prefix: string, port: number): Promise<RunningDashboard> {
   const redis = new Redis(env.redisUrl, { maxRetriesPerRequest: 1 });
   redis.on('error', () => {});
-  const dashboard = createDashboard({ db: storeDb(env.store), schema, connection: redis, prefix: PREFIX, queues: [QUEUE] });
+  const dashboard = createDashboard({ db: storeDb(env.store), schema, connection: redis, prefix, queues: [QUEUE] });
   const close = async () => {
     await dashboard.close().catch(() => {});
     redis.disconnect();
@@ -119,6 +120,8 @@ export async function run(argv: string[]): Promise<number> {
   const durationMs = integer('duration', values.duration, 40, 4, 3600) * 1000;
   const port = integer('port', values.port, 3000, 0, 65535);
   const schema = validateIdentifier('--schema', values.schema ?? 'dbleases_demo', 63);
+  const prefix = values['redis-prefix'] ?? 'dbleases-demo';
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix)) throw new UsageError(`Expected --redis-prefix to be 1-64 letters, digits, _ or -, got ${JSON.stringify(prefix)}`);
   const pgUrl = databaseUrl(values['database-url']);
   const redisUrl = values['redis-url'] ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
 
@@ -126,7 +129,7 @@ export async function run(argv: string[]): Promise<number> {
   let dashboard: RunningDashboard | undefined;
   try {
     await resetSchema(env.store, schema);
-    await clearRedisPrefix(env.redisUrl, PREFIX);
+    await clearRedisPrefix(env.redisUrl, prefix);
     const inProcess = env.store.kind === 'pglite';
     const ttl = 1000;
     const heartbeat = 250;
@@ -144,19 +147,19 @@ export async function run(argv: string[]): Promise<number> {
       settings: {
         databaseUrl: env.store.kind === 'pg' ? env.store.url : undefined,
         inProcessDb: inProcess ? storeDb(env.store) : undefined,
-        worker: { schema, partitions, ttl, heartbeat, redisUrl: env.redisUrl, prefix: PREFIX, queue: QUEUE, workMs: 25 },
+        worker: { schema, partitions, ttl, heartbeat, redisUrl: env.redisUrl, prefix, queue: QUEUE, workMs: 25 },
       },
-      producer: { redisUrl: env.redisUrl, prefix: PREFIX, queue: QUEUE, partitions, jobs, keys, spreadMs: durationMs * 0.8 },
+      producer: { redisUrl: env.redisUrl, prefix, queue: QUEUE, partitions, jobs, keys, spreadMs: durationMs * 0.8 },
     };
     for (const note of env.notes) console.log(note);
-    dashboard = await startDashboard(env, schema, port);
+    dashboard = await startDashboard(env, schema, prefix, port);
     const store = env.store.kind === 'pg' ? `Postgres ${redact(env.store.url)}` : 'embedded PGlite';
-    console.log(`dbleases demo: ${store}, schema ${schema}; Redis ${redact(env.redisUrl)}, prefix ${PREFIX}`);
+    console.log(`dbleases demo: ${store}, schema ${schema}; Redis ${redact(env.redisUrl)}, prefix ${prefix}`);
     console.log(`Dashboard: ${dashboard.url}  (open it to watch the partitions move)`);
     const s = (f: number) => Math.round((durationMs * f) / 1000);
     console.log(
       opts.faults
-        ? `Script: split → ~${s(0.25)} s SIGKILL w1 → ~${s(0.5)} s start w${workers + 1} → ~${s(0.75)} s stop one gracefully → drain → summary`
+        ? `Script: split → ~${s(0.25)} s SIGKILL w1${inProcess ? ' (skipped in-process)' : ''} → ~${s(0.5)} s start w${workers + 1} → ~${s(0.75)} s stop one gracefully → drain → summary`
         : `Script: split and process ${jobs} jobs (no faults)`,
     );
     return await runScript(opts);
@@ -164,7 +167,7 @@ export async function run(argv: string[]): Promise<number> {
     await dashboard?.close();
     if (!values.keep) {
       await dropSchema(env.store, schema);
-      await clearRedisPrefix(env.redisUrl, PREFIX).catch(() => 0);
+      await clearRedisPrefix(env.redisUrl, prefix).catch(() => 0);
     }
     await closeEnvironment(env);
   }
@@ -202,7 +205,7 @@ async function runScript(opts: ScriptOptions): Promise<number> {
   }
   const summary = summarize(result, opts);
   console.log(`\nFinal split:\n${result.finalTable}\n\nSummary:\n${summary.text}\n`);
-  for (const skipped of result.skipped) console.log(`Skipped: ${skipped}.`);
+  for (const skipped of result.skipped) console.log(`Skipped ${skipped}.`);
   if (result.interrupted) {
     console.log('Interrupted: every worker stopped.');
     return 130;

@@ -140,9 +140,9 @@ export class DemoScript {
     if (o.faults) {
       await this.#sleepUntil(at(0.25));
       if (o.inProcess) {
-        const why = 'SIGKILL skipped: the workers run inside this process (PGlite serves one process), so there is no worker process to kill';
+        const why = 'the SIGKILL: the workers run inside this process (PGlite serves one process), so there is no worker process to kill';
         result.skipped.push(why);
-        this.screen.event(why);
+        this.screen.event(`skipping ${why}`);
       } else {
         const victim = this.workers[0]!;
         const crash = await this.#orphan(result, 'failover', victim, () => {
