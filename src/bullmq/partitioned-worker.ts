@@ -108,6 +108,7 @@ interface Slot {
 
 const SPECIAL_ERRORS = new Set(['UnrecoverableError', 'RateLimitError', 'DelayedError', 'WaitingError', 'WaitingChildrenError']);
 const RETRY_START_DELAY_MS = 1_000;
+const RUN_RETRY_DELAY_MS = 1_000;
 const DEFAULT_TTL = 6_000;
 
 function positiveInt(name: string, value: unknown, fallback: number): number {
@@ -209,6 +210,9 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
       concurrency: perPartition,
       lockDuration: lock,
       stalledInterval: stalled,
+      // BullMQ waits runRetryDelay (15 s) after a failed fetch, e.g. when its blocking connection was
+      // killed: a partition would sit idle far longer than any lease failover. Retry within a second.
+      runRetryDelay: bullOptions.runRetryDelay ?? RUN_RETRY_DELAY_MS,
     };
 
     this.#client = client;
