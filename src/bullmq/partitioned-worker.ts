@@ -122,8 +122,17 @@ function cancel(worker: Worker, reason: Error): void {
   worker.cancelAllJobs(reason as unknown as string);
 }
 
+/** Turns anything thrown into an Error with a readable message (a plain object as its JSON). */
 function asError(value: unknown): Error {
-  return value instanceof Error ? value : new Error(String(value));
+  if (value instanceof Error) return value;
+  if (typeof value === 'object' && value !== null) {
+    try {
+      return new Error(`Non-Error thrown: ${JSON.stringify(value)}`);
+    } catch {
+      // circular: fall through
+    }
+  }
+  return new Error(String(value));
 }
 
 /**

@@ -190,7 +190,7 @@ describe('processors that misbehave', () => {
   const thrown: [string, unknown, string][] = [
     ['a string', 'boom', 'boom'],
     ['undefined', undefined, 'undefined'],
-    ['a plain object', { code: 42 }, '[object Object]'],
+    ['a plain object', { code: 42 }, 'Non-Error thrown: {"code":42}'],
   ];
 
   it.each(thrown)('ordered: a processor throwing %s fails the job with an Error, and the partition moves on', async (_case, value, reason) => {
