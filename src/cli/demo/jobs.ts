@@ -59,6 +59,13 @@ export class JobLedger {
     this.#recent.push(m.t);
   }
 
+  /** Executions started on `worker` and not ended. */
+  running(worker: string): number {
+    let n = 0;
+    for (const e of this.#running.values()) if (e.worker === worker) n++;
+    return n;
+  }
+
   get completed(): number {
     return this.#done.size;
   }

@@ -1,6 +1,6 @@
 /**
  * The demo's producer: `jobs` jobs over `keys` keys (`key-0` … ), job i being key i mod keys with
- * sequence number ⌊i / keys⌋ + 1, added with `addBulk` in batches every 100 ms, spread evenly over
+ * sequence number ⌊i / keys⌋ + 1, added with `addBulk` in batches every 50 ms, spread evenly over
  * `spreadMs`. Batches are sent one after the other, so each key's jobs reach Redis in sequence order.
  */
 import { Redis } from 'ioredis';
@@ -37,7 +37,7 @@ export class Producer {
     const o = this.opts;
     const startedAt = performance.now();
     while (!this.#stopped && this.added < o.jobs) {
-      const due = Math.min(o.jobs, Math.ceil((o.jobs * (performance.now() - startedAt + 100)) / o.spreadMs));
+      const due = Math.min(o.jobs, Math.ceil((o.jobs * (performance.now() - startedAt + 50)) / o.spreadMs));
       if (due > this.added) {
         const batch = [];
         for (let i = this.added; i < due; i++) {
@@ -52,7 +52,7 @@ export class Producer {
         }
         this.added = due;
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
 

@@ -64,7 +64,8 @@ export class Screen {
   stop(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
-    if (this.#tty) this.#redraw();
+    // The fleet has stopped by now: the last status is the progress alone (the final split is printed apart).
+    if (this.#tty) this.#redraw(false);
     else this.#write(`${this.elapsed()}    ${progressLine(this.progress())}\n`);
     this.#drawn = 0;
   }
@@ -97,9 +98,9 @@ export class Screen {
     this.#drawn = 0;
   }
 
-  #redraw(): void {
+  #redraw(table = true): void {
     this.#clear();
-    const text = `\n${progressLine(this.progress())}\n${this.table()}\n`;
+    const text = `\n${progressLine(this.progress())}\n${table ? `${this.table()}\n` : ''}`;
     this.#write(text);
     this.#drawn = text.split('\n').length - 1;
   }

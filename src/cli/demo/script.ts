@@ -145,10 +145,13 @@ export class DemoScript {
         this.screen.event(`skipping ${why}`);
       } else {
         const victim = this.workers[0]!;
+        // Kill it in the middle of a job (waiting up to 2 s for one), so the crash interrupts work.
+        await this.#until(() => this.ledger.running(victim.id) > 0, 2_000);
+        const inFlight = this.ledger.running(victim.id);
         const crash = await this.#orphan(result, 'failover', victim, () => {
           this.killedAt.set(victim.id, clock());
           victim.kill();
-        }, `SIGKILL ${victim.id} (pid ${victim.pid})`);
+        }, `SIGKILL ${victim.id} (pid ${victim.pid}, ${inFlight} job${inFlight === 1 ? '' : 's'} in flight)`);
         if (!crash) return;
         this.screen.event(`${crash.worker}'s ${crash.minMoves} partitions owned again after ${Math.round(crash.ms!)} ms (ttl ${o.ttl} ms): ${this.#counts()}`);
       }
@@ -167,7 +170,9 @@ export class DemoScript {
 
       await this.#sleepUntil(at(0.75));
       const leaver = this.workers.find((w) => w.state === 'live' && w.id !== joiner.id)!;
-      const handoff = await this.#orphan(result, 'handoff', leaver, () => leaver.close(), `stopping ${leaver.id} gracefully (SIGTERM → worker.close(): in-flight jobs finish, then the partitions are released)`);
+      await this.#until(() => this.ledger.running(leaver.id) > 0, 2_000);
+      const busy = this.ledger.running(leaver.id);
+      const handoff = await this.#orphan(result, 'handoff', leaver, () => leaver.close(), `stopping ${leaver.id} gracefully (SIGTERM → worker.close(): ${busy === 0 ? 'no job in flight' : `its ${busy} in-flight job${busy === 1 ? '' : 's'} finish first`}, then the partitions are released)`);
       if (!handoff) return;
       this.screen.event(`${handoff.worker}'s ${handoff.minMoves} partitions handed over in ${Math.round(handoff.ms!)} ms: ${this.#counts()}`);
     }
