@@ -3,13 +3,10 @@
  * intervals [first sample listing p, last sample listing p] per (partition, epoch); the parent checks
  * exclusivity from those, not from the library's own bookkeeping.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { childRunner, inProcessRunner, type Message, type Runner } from './runner.js';
+import { now as clock, type WorkerConfig } from './worker-core.js';
 
-import { startWorker, type WorkerConfig } from './worker-core.js';
-
-export const clock = () => performance.timeOrigin + performance.now();
+export { clock };
 
 export interface Interval {
   worker: string;
@@ -53,89 +50,6 @@ export interface JobMessage {
   epoch: number;
   start?: number;
   end?: number;
-}
-
-interface Message {
-  t: number;
-  type: string;
-  values?: number[];
-  epochs?: number[];
-  message?: string;
-  pid?: number;
-}
-
-/** A running worker, whichever way it runs. */
-interface Runner {
-  readonly pid: number | undefined;
-  readonly running: boolean;
-  readonly exited: Promise<void>;
-  /** SIGKILL (child processes only). */
-  kill(): void;
-  /** Graceful close. */
-  close(): void;
-}
-
-/** How to start a worker script: through tsx from source, plain node once built. */
-function workerCommand(name: string): string[] {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const file = fileURLToPath(new URL(`./${name}.${fromSource ? 'ts' : 'js'}`, import.meta.url));
-  return fromSource ? ['--import', import.meta.resolve('tsx'), file] : [file];
-}
-
-function childRunner(script: string, env: Record<string, string>, onMessage: (m: Message) => void, onStderr: (text: string) => void): Runner {
-  const proc: ChildProcess = spawn(process.execPath, workerCommand(script), {
-    env: { ...process.env, ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  createInterface({ input: proc.stdout! }).on('line', (line) => {
-    try {
-      onMessage(JSON.parse(line) as Message);
-    } catch {
-      // not a message
-    }
-  });
-  proc.stderr!.on('data', (d: Buffer) => onStderr(d.toString()));
-  proc.stdin!.on('error', () => {});
-  const running = () => proc.exitCode === null && proc.signalCode === null;
-  return {
-    pid: proc.pid,
-    get running() {
-      return running();
-    },
-    exited: new Promise((resolve) => proc.once('exit', () => resolve())),
-    kill: () => void (running() && proc.kill('SIGKILL')),
-    close: () => void (running() && proc.kill('SIGTERM')),
-  };
-}
-
-function inProcessRunner(db: unknown, cfg: WorkerConfig, onMessage: (m: Message) => void): Runner {
-  let running = true;
-  let resolveExited!: () => void;
-  const exited = new Promise<void>((resolve) => (resolveExited = resolve));
-  const done = () => {
-    running = false;
-    resolveExited();
-  };
-  const started = startWorker(db, cfg, (m) => onMessage(m as Message));
-  started.catch((error: unknown) => {
-    onMessage({ t: clock(), type: 'fatal', message: error instanceof Error ? error.message : String(error) });
-    done();
-  });
-  let closing = false;
-  return {
-    pid: process.pid,
-    get running() {
-      return running;
-    },
-    exited,
-    // A SIGKILL has no in-process equivalent; the script skips that fault here.
-    kill: () => {},
-    close: () => {
-      if (closing) return;
-      closing = true;
-      void started.then((w) => w.close()).then(done, done);
-    },
-  };
 }
 
 export class DemoWorker {
