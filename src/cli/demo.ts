@@ -71,10 +71,19 @@ const OPTIONS = {
 
 const QUEUE = 'demo';
 
-function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+function integer(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`Expected --${name} to be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(
+      `Expected --${name} to be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
   return n;
 }
 
@@ -84,10 +93,21 @@ interface RunningDashboard {
 }
 
 /** The dashboard in this process, on the demo's store and Redis; port 0 (any free one) if `port` is taken. */
-async function startDashboard(env: DemoEnvironment, schema: string, prefix: string, port: number): Promise<RunningDashboard> {
+async function startDashboard(
+  env: DemoEnvironment,
+  schema: string,
+  prefix: string,
+  port: number,
+): Promise<RunningDashboard> {
   const redis = new Redis(env.redisUrl, { maxRetriesPerRequest: 1 });
   redis.on('error', () => {});
-  const dashboard = createDashboard({ db: storeDb(env.store), schema, connection: redis, prefix, queues: [QUEUE] });
+  const dashboard = createDashboard({
+    db: storeDb(env.store),
+    schema,
+    connection: redis,
+    prefix,
+    queues: [QUEUE],
+  });
   const close = async () => {
     await dashboard.close().catch(() => {});
     redis.disconnect();
@@ -108,7 +128,9 @@ async function startDashboard(env: DemoEnvironment, schema: string, prefix: stri
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parsing(() => parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
+  const { values } = parsing(() =>
+    parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }),
+  );
   if (values.help) {
     console.log(usage);
     return 0;
@@ -121,11 +143,63 @@ export async function run(argv: string[]): Promise<number> {
   const port = integer('port', values.port, 3000, 0, 65535);
   const schema = validateIdentifier('--schema', values.schema ?? 'dbleases_demo', 63);
   const prefix = values['redis-prefix'] ?? 'dbleases-demo';
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix)) throw new UsageError(`Expected --redis-prefix to be 1-64 letters, digits, _ or -, got ${JSON.stringify(prefix)}`);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix))
+    throw new UsageError(
+      `Expected --redis-prefix to be 1-64 letters, digits, _ or -, got ${JSON.stringify(prefix)}`,
+    );
   const pgUrl = databaseUrl(values['database-url']);
   const redisUrl = values['redis-url'] ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
 
-  const env = await openEnvironment(pgUrl, redisUrl);
+  // Ctrl-C while setting up: finish the step at hand, then clean up (a private redis-server included)
+  // instead of dying with it running. Once the script runs, its own handler stops the fleet.
+  let interrupted = false;
+  const onEarlySignal = () => (interrupted = true);
+  process.on('SIGINT', onEarlySignal);
+  process.on('SIGTERM', onEarlySignal);
+  try {
+    const env = await openEnvironment(pgUrl, redisUrl);
+    return await withEnvironment(
+      env,
+      {
+        workers,
+        partitions,
+        jobs,
+        keys,
+        durationMs,
+        port,
+        schema,
+        prefix,
+        faults: !values['no-faults'],
+        keep: values.keep === true,
+      },
+      () => interrupted,
+    );
+  } finally {
+    process.off('SIGINT', onEarlySignal);
+    process.off('SIGTERM', onEarlySignal);
+  }
+}
+
+interface Settings {
+  workers: number;
+  partitions: number;
+  jobs: number;
+  keys: number;
+  durationMs: number;
+  port: number;
+  schema: string;
+  prefix: string;
+  faults: boolean;
+  keep: boolean;
+}
+
+/** Cleans the namespace, starts the dashboard, runs the script; cleans up whatever happens. */
+async function withEnvironment(
+  env: DemoEnvironment,
+  o: Settings,
+  interrupted: () => boolean,
+): Promise<number> {
+  const { workers, partitions, jobs, keys, durationMs, port, schema, prefix } = o;
   let dashboard: RunningDashboard | undefined;
   try {
     await resetSchema(env.store, schema);
@@ -140,16 +214,33 @@ export async function run(argv: string[]): Promise<number> {
       heartbeat,
       schema,
       durationMs,
-      faults: !values['no-faults'],
-      keep: values.keep === true,
+      faults: o.faults,
+      keep: o.keep,
       jobs,
       inProcess,
       settings: {
         databaseUrl: env.store.kind === 'pg' ? env.store.url : undefined,
         inProcessDb: inProcess ? storeDb(env.store) : undefined,
-        worker: { schema, partitions, ttl, heartbeat, redisUrl: env.redisUrl, prefix, queue: QUEUE, workMs: 25 },
+        worker: {
+          schema,
+          partitions,
+          ttl,
+          heartbeat,
+          redisUrl: env.redisUrl,
+          prefix,
+          queue: QUEUE,
+          workMs: 25,
+        },
       },
-      producer: { redisUrl: env.redisUrl, prefix, queue: QUEUE, partitions, jobs, keys, spreadMs: durationMs * 0.8 },
+      producer: {
+        redisUrl: env.redisUrl,
+        prefix,
+        queue: QUEUE,
+        partitions,
+        jobs,
+        keys,
+        spreadMs: durationMs * 0.8,
+      },
     };
     for (const note of env.notes) console.log(note);
     dashboard = await startDashboard(env, schema, prefix, port);
@@ -162,10 +253,11 @@ export async function run(argv: string[]): Promise<number> {
         ? `Script: split → ~${s(0.25)} s SIGKILL w1${inProcess ? ' (skipped in-process)' : ''} → ~${s(0.5)} s start w${workers + 1} → ~${s(0.75)} s stop one gracefully → drain → summary`
         : `Script: split and process ${jobs} jobs (no faults)`,
     );
+    if (interrupted()) return 130;
     return await runScript(opts);
   } finally {
     await dashboard?.close();
-    if (!values.keep) {
+    if (!o.keep) {
       await dropSchema(env.store, schema);
       await clearRedisPrefix(env.redisUrl, prefix).catch(() => 0);
     }
@@ -175,18 +267,23 @@ export async function run(argv: string[]): Promise<number> {
 
 async function runScript(opts: ScriptOptions): Promise<number> {
   const script = new DemoScript(opts);
-  const screen = new Screen(clock(), opts.partitions, () => script.workers, () => {
-    const check = script.ledger.live(clock());
-    return {
-      done: script.ledger.completed,
-      total: opts.jobs,
-      enqueued: script.producer.added,
-      perSecond: script.ledger.rate(clock()),
-      moves: script.moves,
-      orderViolations: check.orderViolations.length,
-      duplicates: check.killDuplicates + check.otherDuplicates.length,
-    };
-  });
+  const screen = new Screen(
+    clock(),
+    opts.partitions,
+    () => script.workers,
+    () => {
+      const check = script.ledger.live(clock());
+      return {
+        done: script.ledger.completed,
+        total: opts.jobs,
+        enqueued: script.producer.added,
+        perSecond: script.ledger.rate(clock()),
+        moves: script.moves,
+        orderViolations: check.orderViolations.length,
+        duplicates: check.killDuplicates + check.otherDuplicates.length,
+      };
+    },
+  );
   script.screen = screen;
   const onSignal = () => {
     screen.event('interrupted: stopping the workers');

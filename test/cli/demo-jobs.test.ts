@@ -14,7 +14,8 @@ function ledger(runs: Run[], killedAt: Record<string, number> = {}): JobLedger {
   for (const [worker, key, seq, partition, start, end] of runs) {
     const base = { key, seq, partition, epoch: 1 };
     l.record(worker, 1, { ...base, type: 'start', t: start } satisfies JobMessage);
-    if (end !== undefined) l.record(worker, 1, { ...base, type: 'end', t: end, start, end } satisfies JobMessage);
+    if (end !== undefined)
+      l.record(worker, 1, { ...base, type: 'end', t: end, start, end } satisfies JobMessage);
   }
   return l;
 }
@@ -26,7 +27,13 @@ it('accepts jobs of a key run one after the other, across a handover', () => {
     ['w2', 'a', 3, 0, 50, 60],
     ['w2', 'b', 1, 1, 0, 5],
   ]).check();
-  expect(c).toEqual({ completed: 4, orderViolations: [], killDuplicates: 0, otherDuplicates: [], partitionOverlaps: [] });
+  expect(c).toEqual({
+    completed: 4,
+    orderViolations: [],
+    killDuplicates: 0,
+    otherDuplicates: [],
+    partitionOverlaps: [],
+  });
 });
 
 it('finds a job started before the previous one of its key completed, and one started after a later one', () => {
@@ -39,7 +46,9 @@ it('finds a job started before the previous one of its key completed, and one st
     ['w1', 'a', 2, 0, 0, 10],
     ['w1', 'a', 1, 0, 11, 20],
   ]).check();
-  expect(late.orderViolations).toEqual(expect.arrayContaining(['key a: seq 1 started on w1 after seq 2 had started']));
+  expect(late.orderViolations).toEqual(
+    expect.arrayContaining(['key a: seq 1 started on w1 after seq 2 had started']),
+  );
 });
 
 it('excuses the re-run of a job cut by a SIGKILL, and no other duplicate', () => {
@@ -65,5 +74,7 @@ it('finds two workers running jobs of one partition at the same time', () => {
     ['w1', 'a', 1, 7, 0, 100],
     ['w2', 'b', 1, 7, 50, 60],
   ]).check();
-  expect(c.partitionOverlaps).toEqual(['partition 7: w1 (epoch 1) and w2 (epoch 1) ran jobs at the same time']);
+  expect(c.partitionOverlaps).toEqual([
+    'partition 7: w1 (epoch 1) and w2 (epoch 1) ran jobs at the same time',
+  ]);
 });

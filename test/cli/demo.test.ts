@@ -26,7 +26,14 @@ interface Run {
 
 /** Runs the demo in its own namespace; resolves on exit (or kills it after `deadlineMs` and says so). */
 function demo(args: string[], env: Record<string, string> = {}, deadlineMs = 80_000): Promise<Run> {
-  const ns = ['--schema', uniqueName('cli-demo', 'demo'), '--redis-prefix', uniqueName('cli-demo', 'demo'), '--port', '0'];
+  const ns = [
+    '--schema',
+    uniqueName('cli-demo', 'demo'),
+    '--redis-prefix',
+    uniqueName('cli-demo', 'demo'),
+    '--port',
+    '0',
+  ];
   return new Promise((resolve) => {
     const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'demo', ...ns, ...args], {
       cwd: root,
@@ -60,7 +67,8 @@ const alive = (pid: number) => {
 const workerPids = (stdout: string) => [...stdout.matchAll(/^w\d+\s+(\d+)\s/gm)].map((m) => Number(m[1]));
 
 /** The row `name` of the summary table reads `value` and ends with `ok`. */
-const row = (name: string, value: string) => new RegExp(`^${name.replace(/[()]/g, '\\$&')}\\s+${value}\\s.*\\sok$`, 'm');
+const row = (name: string, value: string) =>
+  new RegExp(`^${name.replace(/[()]/g, '\\$&')}\\s+${value}\\s.*\\sok$`, 'm');
 
 const tmp: string[] = [];
 afterAll(() => tmp.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
@@ -70,7 +78,7 @@ it('runs the BullMQ fleet through SIGKILL, join and graceful stop; every job onc
   const all = `${stdout}\n${stderr}`;
   expect(code, all).toBe(0);
   expect(stdout).toMatch(/^Dashboard: http:\/\/127\.0\.0\.1:\d+\//m);
-  expect(stdout).toMatch(/SIGKILL w1 \(pid \d+\) \(it owns \d+: /);
+  expect(stdout).toMatch(/SIGKILL w1 \(pid \d+, \d+ jobs? in flight\) \(it owns \d+: /);
   expect(stdout).toMatch(/w1's \d+ partitions owned again after \d+ ms/);
   expect(stdout).toMatch(/starting w4/);
   expect(stdout).toMatch(/partitions handed over in \d+ ms/);
@@ -82,7 +90,13 @@ it('runs the BullMQ fleet through SIGKILL, join and graceful stop; every job onc
   expect(stdout).toMatch(row('duplicate executions (not from SIGKILL)', '0'));
   expect(stdout).toMatch(row('jobs of one partition on two workers at once', '0'));
   expect(stdout).toMatch(row('overlapping partition ownership (lease samples)', '0'));
-  for (const name of ['failover (SIGKILL w1', 'first job of w1', 'join w4 → balanced', 'handoff (close', 'duplicate executions (job cut by SIGKILL)']) {
+  for (const name of [
+    'failover (SIGKILL w1',
+    'first job of w1',
+    'join w4 → balanced',
+    'handoff (close',
+    'duplicate executions (job cut by SIGKILL)',
+  ]) {
     expect(stdout).toContain(name);
   }
   expect(stdout).toContain('All guarantees held.');
@@ -95,7 +109,9 @@ it('runs the BullMQ fleet through SIGKILL, join and graceful stop; every job onc
 it('falls back to embedded PGlite (workers in-process, SIGKILL skipped and said why) when Postgres does not answer, and exits 0', async () => {
   const { code, stdout, stderr } = await demo(['--jobs', '600', '--duration', '8'], { DATABASE_URL: CLOSED });
   expect(code, `${stdout}\n${stderr}`).toBe(0);
-  expect(stdout).toMatch(/^No Postgres answered at .*: the lease store runs on embedded PGlite, with the workers inside this process/m);
+  expect(stdout).toMatch(
+    /^No Postgres answered at .*: the lease store runs on embedded PGlite, with the workers inside this process/m,
+  );
   expect(stdout).toMatch(/starting 3 workers inside this process/);
   expect(stdout).toContain('Skipped the SIGKILL: the workers run inside this process');
   expect(stdout).toMatch(/w4 ready \d+ ms after spawn, balanced \d+ ms later/);
@@ -107,30 +123,40 @@ it('falls back to embedded PGlite (workers in-process, SIGKILL skipped and said 
 
 const redisServer = spawnSync('redis-server', ['--version']).error === undefined;
 
-it.skipIf(!redisServer)('starts a private redis-server when Redis does not answer, and stops it at the end', async () => {
-  const { code, stdout, stderr } = await demo(['--jobs', '300', '--duration', '5', '--no-faults'], { REDIS_URL: 'redis://127.0.0.1:1' });
-  expect(code, `${stdout}\n${stderr}`).toBe(0);
-  const port = Number(/started a private redis-server at redis:\/\/127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]);
-  expect(port).toBeGreaterThan(0);
-  expect(stdout).toMatch(row('jobs processed', '300'));
-  // Stopped: nothing listens on its port any more.
-  const refused = await new Promise<boolean>((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
+it.skipIf(!redisServer)(
+  'starts a private redis-server when Redis does not answer, and stops it at the end',
+  async () => {
+    const { code, stdout, stderr } = await demo(['--jobs', '300', '--duration', '5', '--no-faults'], {
+      REDIS_URL: 'redis://127.0.0.1:1',
     });
-    socket.once('error', () => resolve(true));
-  });
-  expect(refused).toBe(true);
-  expect(workerPids(stdout).filter(alive)).toEqual([]);
-}, 60_000);
+    expect(code, `${stdout}\n${stderr}`).toBe(0);
+    const port = Number(/started a private redis-server at redis:\/\/127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]);
+    expect(port).toBeGreaterThan(0);
+    expect(stdout).toMatch(row('jobs processed', '300'));
+    // Stopped: nothing listens on its port any more.
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = createConnection({ host: '127.0.0.1', port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
+    expect(workerPids(stdout).filter(alive)).toEqual([]);
+  },
+  60_000,
+);
 
 it('prints one clear line (no stack trace) and exits 1 with no Redis and no redis-server on the PATH', async () => {
   const bin = mkdtempSync(join(tmpdir(), 'demo-path-'));
   tmp.push(bin);
   symlinkSync(process.execPath, join(bin, 'node'));
-  const { code, stdout, stderr } = await demo([], { REDIS_URL: 'redis://127.0.0.1:1', DATABASE_URL: CLOSED, PATH: bin }, 30_000);
+  const { code, stdout, stderr } = await demo(
+    [],
+    { REDIS_URL: 'redis://127.0.0.1:1', DATABASE_URL: CLOSED, PATH: bin },
+    30_000,
+  );
   expect(code).toBe(1);
   expect(stdout).toBe('');
   expect(stderr.trim().split('\n')).toEqual([expect.stringContaining('docker compose up -d')]);

@@ -14,7 +14,11 @@ const write = (message: Record<string, unknown>) => process.stdout.write(`${JSON
 process.on('SIGINT', () => {});
 process.stdin.on('end', () => process.exit(1)).resume();
 
-const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 3, application_name: `dbleases-demo-${cfg.id}` });
+const pool = new pg.Pool({
+  connectionString: process.env.DATABASE_URL,
+  max: 3,
+  application_name: `dbleases-demo-${cfg.id}`,
+});
 pool.on('error', () => {});
 let worker: RunningWorker;
 try {

@@ -30,7 +30,12 @@ export interface DemoEnvironment {
 }
 
 async function redisAnswers(url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, connectTimeout: 2_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 2_000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   probe.on('error', () => {});
   try {
     await probe.connect();
@@ -42,16 +47,25 @@ async function redisAnswers(url: string): Promise<boolean> {
   }
 }
 
-async function openRedis(url: string, notes: string[]): Promise<{ url: string; privateRedis?: PrivateRedis }> {
+async function openRedis(
+  url: string,
+  notes: string[],
+): Promise<{ url: string; privateRedis?: PrivateRedis }> {
   if (await redisAnswers(url)) return { url };
   const binary = which('redis-server');
   if (!binary) {
-    throw new CliError(`No Redis answered at ${redact(url)} and there is no redis-server on the PATH: start Postgres and Redis with \`docker compose up -d\` (or set REDIS_URL)`);
+    throw new CliError(
+      `No Redis answered at ${redact(url)} and there is no redis-server on the PATH: start Postgres and Redis with \`docker compose up -d\` (or set REDIS_URL)`,
+    );
   }
   const privateRedis = await startPrivateRedis(binary).catch((error: unknown) => {
-    throw new CliError(`No Redis answered at ${redact(url)} and ${binary} did not start (${describeError(error)}): start Redis with \`docker compose up -d\``);
+    throw new CliError(
+      `No Redis answered at ${redact(url)} and ${binary} did not start (${describeError(error)}): start Redis with \`docker compose up -d\``,
+    );
   });
-  notes.push(`No Redis answered at ${redact(url)}: started a private redis-server at ${privateRedis.url} (stopped at the end)`);
+  notes.push(
+    `No Redis answered at ${redact(url)}: started a private redis-server at ${privateRedis.url} (stopped at the end)`,
+  );
   return { url: privateRedis.url, privateRedis };
 }
 
@@ -70,9 +84,13 @@ async function openStore(url: string, notes: string[]): Promise<Store> {
   try {
     ({ PGlite } = (await import('@electric-sql/pglite')) as unknown as { PGlite: typeof PGlite });
   } catch {
-    throw new CliError(`No Postgres answered at ${redact(url)} and @electric-sql/pglite is not installed: start Postgres and Redis with \`docker compose up -d\` (or set DATABASE_URL)`);
+    throw new CliError(
+      `No Postgres answered at ${redact(url)} and @electric-sql/pglite is not installed: start Postgres and Redis with \`docker compose up -d\` (or set DATABASE_URL)`,
+    );
   }
-  notes.push(`No Postgres answered at ${redact(url)}: the lease store runs on embedded PGlite, with the workers inside this process (PGlite serves one process)`);
+  notes.push(
+    `No Postgres answered at ${redact(url)}: the lease store runs on embedded PGlite, with the workers inside this process (PGlite serves one process)`,
+  );
   return { kind: 'pglite', db: await PGlite.create() };
 }
 

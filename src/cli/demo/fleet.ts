@@ -85,13 +85,25 @@ export class DemoWorker {
     const onStderr = (text: string) => (this.stderr = (this.stderr + text).slice(-2000));
     if (!('worker' in settings)) {
       const { databaseUrl, schema, partitions, ttl, heartbeat } = settings;
-      const env = { DATABASE_URL: databaseUrl, DEMO_ID: id, DEMO_SCHEMA: schema, DEMO_PARTITIONS: `${partitions}`, DEMO_TTL: `${ttl}`, DEMO_HEARTBEAT: `${heartbeat}` };
+      const env = {
+        DATABASE_URL: databaseUrl,
+        DEMO_ID: id,
+        DEMO_SCHEMA: schema,
+        DEMO_PARTITIONS: `${partitions}`,
+        DEMO_TTL: `${ttl}`,
+        DEMO_HEARTBEAT: `${heartbeat}`,
+      };
       this.#runner = childRunner('lease-worker', env, onMessage, onStderr);
     } else {
       const cfg: WorkerConfig = { ...settings.worker, id };
       this.#runner =
         settings.databaseUrl !== undefined
-          ? childRunner('demo-worker', { DATABASE_URL: settings.databaseUrl, DEMO_WORKER: JSON.stringify(cfg) }, onMessage, onStderr)
+          ? childRunner(
+              'demo-worker',
+              { DATABASE_URL: settings.databaseUrl, DEMO_WORKER: JSON.stringify(cfg) },
+              onMessage,
+              onStderr,
+            )
           : inProcessRunner(settings.inProcessDb, cfg, onMessage);
     }
     this.exited = this.#runner.exited.then(() => {

@@ -47,7 +47,15 @@ export class JobLedger {
   record(worker: string, pid: number | undefined, m: JobMessage): void {
     const id = `${worker}\n${m.key}\n${m.seq}`;
     if (m.type === 'start') {
-      const e: Execution = { key: m.key, seq: m.seq, partition: m.partition, epoch: m.epoch, worker, pid, start: m.t };
+      const e: Execution = {
+        key: m.key,
+        seq: m.seq,
+        partition: m.partition,
+        epoch: m.epoch,
+        worker,
+        pid,
+        start: m.t,
+      };
       this.executions.push(e);
       this.#running.set(id, e);
       return;
@@ -83,7 +91,13 @@ export class JobLedger {
   }
 
   check(): JobCheck {
-    const result: JobCheck = { completed: this.#done.size, orderViolations: [], killDuplicates: 0, otherDuplicates: [], partitionOverlaps: [] };
+    const result: JobCheck = {
+      completed: this.#done.size,
+      orderViolations: [],
+      killDuplicates: 0,
+      otherDuplicates: [],
+      partitionOverlaps: [],
+    };
     const byKey = group(this.executions, (e) => e.key);
     for (const [key, list] of byKey) {
       list.sort((a, b) => a.start - b.start);
@@ -95,12 +109,20 @@ export class JobLedger {
         if (earlier.length > 0) {
           const excused = earlier.every((x) => this.#cut(x));
           if (excused) result.killDuplicates++;
-          else result.otherDuplicates.push(`key ${key} seq ${e.seq} ran again on ${e.worker} after ${earlier.map((x) => x.worker).join(', ')}`);
+          else
+            result.otherDuplicates.push(
+              `key ${key} seq ${e.seq} ran again on ${e.worker} after ${earlier.map((x) => x.worker).join(', ')}`,
+            );
         }
         seen.set(e.seq, [...earlier, e]);
-        if (e.seq < maxStarted) result.orderViolations.push(`key ${key}: seq ${e.seq} started on ${e.worker} after seq ${maxStarted} had started`);
+        if (e.seq < maxStarted)
+          result.orderViolations.push(
+            `key ${key}: seq ${e.seq} started on ${e.worker} after seq ${maxStarted} had started`,
+          );
         else if (e.seq > 1 && !(e.start + SKEW_MS >= (endOf.get(e.seq - 1) ?? Infinity))) {
-          result.orderViolations.push(`key ${key}: seq ${e.seq} started on ${e.worker} before seq ${e.seq - 1} had completed`);
+          result.orderViolations.push(
+            `key ${key}: seq ${e.seq} started on ${e.worker} before seq ${e.seq - 1} had completed`,
+          );
         }
         maxStarted = Math.max(maxStarted, e.seq);
         if (e.end !== undefined && !endOf.has(e.seq)) endOf.set(e.seq, e.end);
@@ -111,7 +133,9 @@ export class JobLedger {
       let last: Execution | undefined;
       for (const e of list) {
         if (last && last.worker !== e.worker && e.start + SKEW_MS < this.#endOf(last)) {
-          result.partitionOverlaps.push(`partition ${partition}: ${last.worker} (epoch ${last.epoch}) and ${e.worker} (epoch ${e.epoch}) ran jobs at the same time`);
+          result.partitionOverlaps.push(
+            `partition ${partition}: ${last.worker} (epoch ${last.epoch}) and ${e.worker} (epoch ${e.epoch}) ran jobs at the same time`,
+          );
         }
         if (!last || this.#endOf(e) > this.#endOf(last)) last = e;
       }

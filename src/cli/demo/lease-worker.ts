@@ -11,12 +11,17 @@ import { createClient } from '../../index.js';
 
 const env = process.env;
 const now = () => performance.timeOrigin + performance.now();
-const out = (type: string, data: Record<string, unknown> = {}) => process.stdout.write(`${JSON.stringify({ t: now(), type, ...data })}\n`);
+const out = (type: string, data: Record<string, unknown> = {}) =>
+  process.stdout.write(`${JSON.stringify({ t: now(), type, ...data })}\n`);
 
 process.on('SIGINT', () => {});
 process.stdin.on('end', () => process.exit(1)).resume();
 
-const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 3, application_name: `dbleases-demo-${env.DEMO_ID}` });
+const pool = new pg.Pool({
+  connectionString: env.DATABASE_URL,
+  max: 3,
+  application_name: `dbleases-demo-${env.DEMO_ID}`,
+});
 pool.on('error', () => {});
 const client = await createClient(pool, env.DEMO_ID!, {
   schema: env.DEMO_SCHEMA!,

@@ -27,9 +27,16 @@ export class Producer {
   #stopped = false;
 
   constructor(readonly opts: ProducerOptions) {
-    this.#redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: 3, connectionName: 'dbleases-demo-producer' });
+    this.#redis = new Redis(opts.redisUrl, {
+      maxRetriesPerRequest: 3,
+      connectionName: 'dbleases-demo-producer',
+    });
     this.#redis.on('error', () => {});
-    this.#queue = new PartitionedQueue<JobData>(opts.queue, { partitions: opts.partitions, connection: this.#redis, prefix: opts.prefix });
+    this.#queue = new PartitionedQueue<JobData>(opts.queue, {
+      partitions: opts.partitions,
+      connection: this.#redis,
+      prefix: opts.prefix,
+    });
   }
 
   /** Resolves when every job was added, the producer was stopped, or an add failed (`error`). */
@@ -42,7 +49,11 @@ export class Producer {
         const batch = [];
         for (let i = this.added; i < due; i++) {
           const key = `key-${i % o.keys}`;
-          batch.push({ name: 'demo', data: { key, seq: Math.floor(i / o.keys) + 1 }, opts: { partitionKey: key } });
+          batch.push({
+            name: 'demo',
+            data: { key, seq: Math.floor(i / o.keys) + 1 },
+            opts: { partitionKey: key },
+          });
         }
         try {
           await this.#queue.addBulk(batch);

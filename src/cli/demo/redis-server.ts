@@ -33,7 +33,9 @@ function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -48,7 +50,18 @@ export interface PrivateRedis {
 export async function startPrivateRedis(binary: string): Promise<PrivateRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'dbleases-demo-redis-'));
   const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+  ];
   const proc: ChildProcess = spawn(binary, args, { cwd: dir, stdio: 'ignore', detached: true });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   proc.once('error', () => {});
@@ -74,7 +87,8 @@ export async function startPrivateRedis(binary: string): Promise<PrivateRedis> {
   probe.on('error', () => {});
   try {
     for (;;) {
-      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`redis-server exited with ${proc.exitCode ?? proc.signalCode}`);
+      if (proc.exitCode !== null || proc.signalCode !== null)
+        throw new Error(`redis-server exited with ${proc.exitCode ?? proc.signalCode}`);
       const pong = await probe
         .connect()
         .then(() => probe.ping())

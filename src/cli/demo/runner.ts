@@ -36,7 +36,12 @@ function workerCommand(name: string): string[] {
   return fromSource ? ['--import', import.meta.resolve('tsx'), file] : [file];
 }
 
-export function childRunner(script: string, env: Record<string, string>, onMessage: (m: Message) => void, onStderr: (text: string) => void): Runner {
+export function childRunner(
+  script: string,
+  env: Record<string, string>,
+  onMessage: (m: Message) => void,
+  onStderr: (text: string) => void,
+): Runner {
   const proc: ChildProcess = spawn(process.execPath, workerCommand(script), {
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -56,7 +56,8 @@ export class Screen {
   start(): void {
     this.#timer = setInterval(() => {
       if (this.#tty) this.#redraw();
-      else if (++this.#ticks % 20 === 0) this.#write(`${this.elapsed()}    ${progressLine(this.progress())}\n`);
+      else if (++this.#ticks % 20 === 0)
+        this.#write(`${this.elapsed()}    ${progressLine(this.progress())}\n`);
     }, 100);
     this.#timer.unref();
   }
@@ -80,14 +81,22 @@ export class Screen {
   /** A worker's partitions changed (plain mode prints it; the TTY redraws on its timer). */
   changed(worker: DemoWorker): void {
     if (this.#tty) return;
-    this.#write(`${this.elapsed()}    ${worker.id} owns ${String(worker.values.length).padStart(2)}: ${compactRanges(worker.values) || '-'}\n`);
+    this.#write(
+      `${this.elapsed()}    ${worker.id} owns ${String(worker.values.length).padStart(2)}: ${compactRanges(worker.values) || '-'}\n`,
+    );
   }
 
   /** The ownership table: one row per worker. */
   table(): string {
     const rows = [['WORKER', 'PID', 'STATE', 'COUNT', 'PARTITIONS']];
     for (const w of this.workers()) {
-      rows.push([w.id, String(w.pid ?? '-'), w.state, String(w.values.length), compactRanges(w.values) || '-']);
+      rows.push([
+        w.id,
+        String(w.pid ?? '-'),
+        w.state,
+        String(w.values.length),
+        compactRanges(w.values) || '-',
+      ]);
     }
     const owned = new Set(this.workers().flatMap((w) => w.values)).size;
     return `${formatTable(rows, new Set([1, 3]))}\n${owned}/${this.size} partitions owned`;

@@ -5,7 +5,15 @@
  * measured from the workers' own samples (child clocks: performance.timeOrigin + now()).
  */
 import { compactRanges } from '../../dashboard/ranges.js';
-import { balanced, clock, DemoWorker, overlaps, type Acquisition, type Interval, type WorkerSettings } from './fleet.js';
+import {
+  balanced,
+  clock,
+  DemoWorker,
+  overlaps,
+  type Acquisition,
+  type Interval,
+  type WorkerSettings,
+} from './fleet.js';
 import { JobLedger, type JobCheck } from './jobs.js';
 import { Producer, type ProducerOptions } from './producer.js';
 import type { Screen } from './screen.js';
@@ -93,12 +101,21 @@ export class DemoScript {
 
   async run(): Promise<RunResult> {
     const o = this.opts;
-    const result: RunResult = { phases: [], overlaps: [], balancedAtEnd: false, finalTable: '', interrupted: false, enqueued: 0, skipped: [] };
+    const result: RunResult = {
+      phases: [],
+      overlaps: [],
+      balancedAtEnd: false,
+      finalTable: '',
+      interrupted: false,
+      enqueued: 0,
+      skipped: [],
+    };
     const producing = this.producer.run();
     try {
       await this.#steps(result, producing);
     } finally {
-      result.balancedAtEnd = result.balancedAtEnd || (!this.interrupted && balanced(this.workers, o.partitions));
+      result.balancedAtEnd =
+        result.balancedAtEnd || (!this.interrupted && balanced(this.workers, o.partitions));
       const end = clock();
       result.phases.forEach((p, i) => {
         const until = result.phases[i + 1]?.t0 ?? end;
@@ -115,7 +132,9 @@ export class DemoScript {
       result.jobs = this.ledger.check();
       for (const p of result.phases.filter((x) => x.kind === 'failover')) {
         const orphaned = new Set(p.orphaned);
-        const starts = this.ledger.executions.filter((e) => e.worker !== p.worker && e.start >= p.t0 && orphaned.has(e.partition)).map((e) => e.start);
+        const starts = this.ledger.executions
+          .filter((e) => e.worker !== p.worker && e.start >= p.t0 && orphaned.has(e.partition))
+          .map((e) => e.start);
         if (starts.length > 0) p.resumedMs = Math.min(...starts) - p.t0;
       }
       result.interrupted = this.interrupted;
@@ -131,16 +150,21 @@ export class DemoScript {
       `starting ${o.workers} workers ${where} on ${o.partitions} partitions (ttl ${o.ttl} ms, heartbeat ${o.heartbeat} ms); producing ${o.jobs} jobs for ${o.producer.keys} keys over ${Math.round(o.producer.spreadMs / 1000)} s`,
     );
     for (let i = 1; i <= o.workers; i++) this.#spawn(`w${i}`);
-    if (!(await this.#until(() => this.workers.every((w) => w.readyAt !== undefined), 60_000))) return this.#fail(result, 'the workers did not start');
+    if (!(await this.#until(() => this.workers.every((w) => w.readyAt !== undefined), 60_000)))
+      return this.#fail(result, 'the workers did not start');
     const readyAt = Math.max(...this.workers.map((w) => w.readyAt!));
-    if (!(await this.#until(() => balanced(this.workers, o.partitions), 30_000))) return this.#fail(result, 'the first split never balanced');
+    if (!(await this.#until(() => balanced(this.workers, o.partitions), 30_000)))
+      return this.#fail(result, 'the first split never balanced');
     result.initialMs = clock() - readyAt;
-    this.screen.event(`split: ${this.#counts()} (balanced ${Math.round(result.initialMs)} ms after the last worker was ready)`);
+    this.screen.event(
+      `split: ${this.#counts()} (balanced ${Math.round(result.initialMs)} ms after the last worker was ready)`,
+    );
 
     if (o.faults) {
       await this.#sleepUntil(at(0.25));
       if (o.inProcess) {
-        const why = 'the SIGKILL: the workers run inside this process (PGlite serves one process), so there is no worker process to kill';
+        const why =
+          'the SIGKILL: the workers run inside this process (PGlite serves one process), so there is no worker process to kill';
         result.skipped.push(why);
         this.screen.event(`skipping ${why}`);
       } else {
@@ -148,33 +172,60 @@ export class DemoScript {
         // Kill it in the middle of a job (waiting up to 2 s for one), so the crash interrupts work.
         await this.#until(() => this.ledger.running(victim.id) > 0, 2_000);
         const inFlight = this.ledger.running(victim.id);
-        const crash = await this.#orphan(result, 'failover', victim, () => {
-          this.killedAt.set(victim.id, clock());
-          victim.kill();
-        }, `SIGKILL ${victim.id} (pid ${victim.pid}, ${inFlight} job${inFlight === 1 ? '' : 's'} in flight)`);
+        const crash = await this.#orphan(
+          result,
+          'failover',
+          victim,
+          () => {
+            this.killedAt.set(victim.id, clock());
+            victim.kill();
+          },
+          `SIGKILL ${victim.id} (pid ${victim.pid}, ${inFlight} job${inFlight === 1 ? '' : 's'} in flight)`,
+        );
         if (!crash) return;
-        this.screen.event(`${crash.worker}'s ${crash.minMoves} partitions owned again after ${Math.round(crash.ms!)} ms (ttl ${o.ttl} ms): ${this.#counts()}`);
+        this.screen.event(
+          `${crash.worker}'s ${crash.minMoves} partitions owned again after ${Math.round(crash.ms!)} ms (ttl ${o.ttl} ms): ${this.#counts()}`,
+        );
       }
 
       await this.#sleepUntil(at(0.5));
       if (this.interrupted) return;
       const joiner = this.#spawn(`w${o.workers + 1}`);
       this.screen.event(`starting ${joiner.id}`);
-      if (!(await this.#until(() => joiner.readyAt !== undefined, 60_000))) return this.#fail(result, `${joiner.id} did not start`);
-      const join: Phase = { kind: 'join', worker: joiner.id, t0: joiner.readyAt!, minMoves: 0, moves: 0, orphaned: [] };
+      if (!(await this.#until(() => joiner.readyAt !== undefined, 60_000)))
+        return this.#fail(result, `${joiner.id} did not start`);
+      const join: Phase = {
+        kind: 'join',
+        worker: joiner.id,
+        t0: joiner.readyAt!,
+        minMoves: 0,
+        moves: 0,
+        orphaned: [],
+      };
       result.phases.push(join);
-      if (!(await this.#until(() => balanced(this.workers, o.partitions), 10_000 + 4 * o.heartbeat))) return this.#fail(result, `the split never balanced after ${joiner.id} joined`);
+      if (!(await this.#until(() => balanced(this.workers, o.partitions), 10_000 + 4 * o.heartbeat)))
+        return this.#fail(result, `the split never balanced after ${joiner.id} joined`);
       join.ms = clock() - join.t0;
       join.minMoves = joiner.values.length;
-      this.screen.event(`${joiner.id} ready ${Math.round(joiner.readyAt! - joiner.startedAt)} ms after spawn, balanced ${Math.round(join.ms)} ms later: ${this.#counts()}`);
+      this.screen.event(
+        `${joiner.id} ready ${Math.round(joiner.readyAt! - joiner.startedAt)} ms after spawn, balanced ${Math.round(join.ms)} ms later: ${this.#counts()}`,
+      );
 
       await this.#sleepUntil(at(0.75));
       const leaver = this.workers.find((w) => w.state === 'live' && w.id !== joiner.id)!;
       await this.#until(() => this.ledger.running(leaver.id) > 0, 2_000);
       const busy = this.ledger.running(leaver.id);
-      const handoff = await this.#orphan(result, 'handoff', leaver, () => leaver.close(), `stopping ${leaver.id} gracefully (SIGTERM → worker.close(): ${busy === 0 ? 'no job in flight' : `its ${busy} in-flight job${busy === 1 ? '' : 's'} finish first`}, then the partitions are released)`);
+      const handoff = await this.#orphan(
+        result,
+        'handoff',
+        leaver,
+        () => leaver.close(),
+        `stopping ${leaver.id} gracefully (SIGTERM → worker.close(): ${busy === 0 ? 'no job in flight' : `its ${busy} in-flight job${busy === 1 ? '' : 's'} finish first`}, then the partitions are released)`,
+      );
       if (!handoff) return;
-      this.screen.event(`${handoff.worker}'s ${handoff.minMoves} partitions handed over in ${Math.round(handoff.ms!)} ms: ${this.#counts()}`);
+      this.screen.event(
+        `${handoff.worker}'s ${handoff.minMoves} partitions handed over in ${Math.round(handoff.ms!)} ms: ${this.#counts()}`,
+      );
     }
 
     await producing;
@@ -183,36 +234,61 @@ export class DemoScript {
     this.screen.event(`all ${this.producer.added} jobs enqueued; letting the queue drain`);
     const drainLimit = 30_000 + o.durationMs;
     if (!(await this.#until(() => this.ledger.completed >= this.producer.added, drainLimit))) {
-      return this.#fail(result, `the queue did not drain within ${drainLimit / 1000} s: ${this.producer.added - this.ledger.completed} jobs not processed`);
+      return this.#fail(
+        result,
+        `the queue did not drain within ${drainLimit / 1000} s: ${this.producer.added - this.ledger.completed} jobs not processed`,
+      );
     }
     result.drainedAt = clock() - this.startedAt;
     this.screen.event(`queue drained: ${this.ledger.completed} jobs processed`);
     result.balancedAtEnd = balanced(this.workers, o.partitions);
     if (o.keep && !this.interrupted) {
-      this.screen.event(`keeping the fleet and the dashboard running: Ctrl-C to stop (try \`dbleases status --schema ${o.schema}\`)`);
+      this.screen.event(
+        `keeping the fleet and the dashboard running: Ctrl-C to stop (try \`dbleases status --schema ${o.schema}\`)`,
+      );
       await this.#until(() => false, Infinity);
     }
   }
 
   /** Kills or closes `worker` and waits until every partition it owned is owned by another worker. */
-  async #orphan(result: RunResult, kind: 'failover' | 'handoff', worker: DemoWorker, act: () => void, what: string): Promise<Phase | undefined> {
+  async #orphan(
+    result: RunResult,
+    kind: 'failover' | 'handoff',
+    worker: DemoWorker,
+    act: () => void,
+    what: string,
+  ): Promise<Phase | undefined> {
     if (this.interrupted) return undefined;
     const orphaned = worker.values.slice();
     this.screen.event(`${what} (it owns ${orphaned.length}: ${compactRanges(orphaned)})`);
-    const phase: Phase = { kind, worker: worker.id, t0: clock(), minMoves: orphaned.length, moves: 0, orphaned };
+    const phase: Phase = {
+      kind,
+      worker: worker.id,
+      t0: clock(),
+      minMoves: orphaned.length,
+      moves: 0,
+      orphaned,
+    };
     result.phases.push(phase);
     act();
     const takenAt = () => {
       let last = phase.t0;
       for (const p of orphaned) {
-        const a = this.#acquisitions.find((x) => x.t >= phase.t0 && x.partition === p && x.worker !== worker.id);
+        const a = this.#acquisitions.find(
+          (x) => x.t >= phase.t0 && x.partition === p && x.worker !== worker.id,
+        );
         if (!a) return undefined;
         last = Math.max(last, a.t);
       }
       return last;
     };
     const deadline = this.opts.ttl + 10_000;
-    if (!(await this.#until(() => takenAt() !== undefined && balanced(this.workers, this.opts.partitions), deadline))) {
+    if (
+      !(await this.#until(
+        () => takenAt() !== undefined && balanced(this.workers, this.opts.partitions),
+        deadline,
+      ))
+    ) {
       this.#fail(result, `${worker.id}'s partitions were not all owned again within ${deadline} ms`);
       return undefined;
     }

@@ -45,7 +45,13 @@ export async function startWorker(db: unknown, cfg: WorkerConfig, report: Report
   const error = (e: Error) => {
     if (++errors <= 5) out('error', { message: e.message });
   };
-  const client = await createClient(db, cfg.id, { schema: cfg.schema, ttl: cfg.ttl, heartbeat: cfg.heartbeat, migrationTimeout: 20_000, info: { role: 'demo-worker' } });
+  const client = await createClient(db, cfg.id, {
+    schema: cfg.schema,
+    ttl: cfg.ttl,
+    heartbeat: cfg.heartbeat,
+    migrationTimeout: 20_000,
+    info: { role: 'demo-worker' },
+  });
   client.on('error', error);
   const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null, connectionName: `${cfg.id}-shared` });
   redis.on('error', error);
@@ -60,7 +66,14 @@ export async function startWorker(db: unknown, cfg: WorkerConfig, report: Report
       out('end', { key, seq, partition, epoch, start, end: now() });
       return seq;
     },
-    { client, partitions: cfg.partitions, connection: redis, prefix: cfg.prefix, removeOnComplete: { count: 0 }, removeOnFail: { count: 1000 } },
+    {
+      client,
+      partitions: cfg.partitions,
+      connection: redis,
+      prefix: cfg.prefix,
+      removeOnComplete: { count: 0 },
+      removeOnFail: { count: 1000 },
+    },
   );
   worker.on('error', error);
   await worker.waitUntilReady();
