@@ -37,6 +37,7 @@ export class Screen {
   #drawn = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #ticks = 0;
+  #lastPlain = '';
 
   constructor(
     readonly startedAt: number,
@@ -56,8 +57,7 @@ export class Screen {
   start(): void {
     this.#timer = setInterval(() => {
       if (this.#tty) this.#redraw();
-      else if (++this.#ticks % 20 === 0)
-        this.#write(`${this.elapsed()}    ${progressLine(this.progress())}\n`);
+      else if (++this.#ticks % 20 === 0) this.#plainProgress();
     }, 100);
     this.#timer.unref();
   }
@@ -67,8 +67,15 @@ export class Screen {
     this.#timer = undefined;
     // The fleet has stopped by now: the last status is the progress alone (the final split is printed apart).
     if (this.#tty) this.#redraw(false);
-    else this.#write(`${this.elapsed()}    ${progressLine(this.progress())}\n`);
+    else this.#plainProgress();
     this.#drawn = 0;
+  }
+
+  /** The progress as a plain line, unless it says what the previous one said. */
+  #plainProgress(): void {
+    const line = progressLine(this.progress()).replace(/\s+\d+ jobs\/s/, '');
+    if (line !== this.#lastPlain) this.#write(`${this.elapsed()}    ${progressLine(this.progress())}\n`);
+    this.#lastPlain = line;
   }
 
   /** An event line, printed above the status area. */
