@@ -25,7 +25,12 @@ interface Run {
 }
 
 /** Runs the demo in its own namespace; resolves on exit (or kills it after `deadlineMs` and says so). */
-function demo(args: string[], env: Record<string, string> = {}, deadlineMs = 80_000): Promise<Run> {
+function demo(
+  args: string[],
+  env: Record<string, string> = {},
+  deadlineMs = 80_000,
+  onStdout?: (stdout: string, pid: number) => void,
+): Promise<Run> {
   const ns = [
     '--schema',
     uniqueName('cli-demo', 'demo'),
@@ -39,14 +44,19 @@ function demo(args: string[], env: Record<string, string> = {}, deadlineMs = 80_
       cwd: root,
       env: { ...process.env, DATABASE_URL, REDIS_URL, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, as in a terminal: Ctrl-C (SIGINT to the group) reaches the workers too.
+      detached: true,
     });
     let stdout = '';
     let stderr = '';
-    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    proc.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      onStdout?.(stdout, proc.pid!);
+    });
     proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       stderr += `\n[test] the demo did not exit within ${deadlineMs} ms: SIGINT`;
-      proc.kill('SIGINT');
+      process.kill(-proc.pid!, 'SIGINT');
     }, deadlineMs);
     proc.once('exit', (code) => {
       clearTimeout(timer);
@@ -63,6 +73,17 @@ const alive = (pid: number) => {
     return false;
   }
 };
+
+/** Whether a TCP connection to the loopback `port` is refused (nothing listens there). */
+const refused = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
 
 const workerPids = (stdout: string) => [...stdout.matchAll(/^w\d+\s+(\d+)\s/gm)].map((m) => Number(m[1]));
 
@@ -134,16 +155,36 @@ it.skipIf(!redisServer)(
     expect(port).toBeGreaterThan(0);
     expect(stdout).toMatch(row('jobs processed', '300'));
     // Stopped: nothing listens on its port any more.
-    const refused = await new Promise<boolean>((resolve) => {
-      const socket = createConnection({ host: '127.0.0.1', port });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(false);
-      });
-      socket.once('error', () => resolve(true));
-    });
-    expect(refused).toBe(true);
+    expect(await refused(port)).toBe(true);
     expect(workerPids(stdout).filter(alive)).toEqual([]);
+  },
+  60_000,
+);
+
+it.skipIf(!redisServer)(
+  'stops everything on Ctrl-C: workers, private redis-server; exit 130',
+  async () => {
+    let sent = false;
+    const { code, stdout, stderr } = await demo(
+      ['--jobs', '5000', '--duration', '30'],
+      { REDIS_URL: 'redis://127.0.0.1:1' },
+      60_000,
+      (out, pid) => {
+        if (!sent && /split: /.test(out)) {
+          sent = true;
+          process.kill(-pid, 'SIGINT');
+        }
+      },
+    );
+    expect(sent, `${stdout}\n${stderr}`).toBe(true);
+    expect(code, `${stdout}\n${stderr}`).toBe(130);
+    expect(stdout).toContain('interrupted: stopping the workers');
+    expect(stdout).toContain('Interrupted: every worker stopped.');
+    const pids = workerPids(stdout);
+    expect(pids.length).toBe(3);
+    expect(pids.filter(alive)).toEqual([]);
+    const port = Number(/private redis-server at redis:\/\/127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]);
+    expect(await refused(port)).toBe(true);
   },
   60_000,
 );
