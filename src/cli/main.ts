@@ -10,13 +10,10 @@ interface Command {
   usage?: string;
 }
 
-// Kept in a variable so the compiler does not require the module: demo.ts arrives with the demo issue.
-const DEMO_MODULE = './demo.js';
-
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   dashboard: { summary: 'serve the live ownership dashboard, JSON API and /metrics', load: () => import('./dashboard.js') },
   status: { summary: 'print who owns which partitions', load: () => import('./status.js') },
-  demo: { summary: 'run the demo', load: () => import(DEMO_MODULE) as Promise<Command> },
+  demo: { summary: 'run the demo: a fleet that splits, loses and regains partitions, live', load: () => import('./demo.js') },
 };
 
 function help(): string {
@@ -42,7 +39,9 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'ERR_MODULE_NOT_FOUND') {
-      console.error(`dbleases: the ${name} command is not part of this build`);
+      // Usually an optional peer dependency (bullmq, ioredis, @electric-sql/pglite) that is not installed.
+      const missing = /Cannot find (?:package|module) '([^']+)'/.exec((error as Error).message)?.[1];
+      console.error(`dbleases ${name}: needs ${missing ? `the package ${missing}` : 'a package that is not installed'}: npm install ${missing ?? ''}`.trimEnd());
       return 1;
     }
     throw error;
