@@ -189,7 +189,7 @@ export async function run(opts: RunOptions): Promise<ScenarioResult> {
       title: `Scenario 6 — throughput under churn: ${plan.rate} jobs/s for ${plan.seconds} s, SIGKILL at ${plan.killAt} s, join at ${plan.joinAt} s`,
       method: [
         `dbleases PartitionedWorker, ${plan.partitions} partitions, lease ttl ${LEASE.ttl} ms / heartbeat ${LEASE.heartbeat} ms, job options ${JSON.stringify(JOB_OPTIONS)}.`,
-        'Recovery = from the event until the backlog (enqueued − completed) is back within 100 ms of work of its pre-kill average.',
+        'Recovery = from the event until the backlog (enqueued − completed) is back within 100 ms of work of its pre-kill average. The backlog column keeps counting the jobs the killed process completed but had not reported yet (see below), so it settles that much higher after the kill.',
         `Order across the run: ${order.violations} violations, ${order.duplicates} duplicates (at-least-once: the killed process's in-flight job runs again), ${order.missing} unreported (completed by the killed process in its last report interval).`,
       ],
       tables: [summary, timeline],

@@ -47,6 +47,8 @@ export interface ConsumerConfig {
   workerOptions: Record<string, unknown>;
   /** Distinct keys (for the order check arrays). */
   keys: number;
+  /** bullmq-static: declare the processor with three parameters (BullMQ then creates an AbortSignal per job). */
+  withSignal: boolean;
   /** This process's index among `processes` (bullmq-static). */
   index: number;
   processes: number;
@@ -125,12 +127,16 @@ async function main(): Promise<void> {
     };
   } else if (cfg.system === 'bullmq-static') {
     const workers: Worker<BenchData>[] = [];
+    const plain = async (job: { data: BenchData }) => {
+      check(job.data);
+    };
+    const withSignal = async (job: { data: BenchData }, _token?: string, _signal?: AbortSignal) => {
+      check(job.data);
+    };
     for (let p = cfg.index; p < cfg.partitions; p += cfg.processes) {
       const worker = new Worker<BenchData>(
         `${cfg.name}-${p}`,
-        async (job) => {
-          check(job.data);
-        },
+        cfg.withSignal ? withSignal : plain,
         { ...(cfg.workerOptions as Partial<WorkerOptions>), connection: redis, prefix: cfg.prefix, concurrency: 1, autorun: false, name: cfg.id },
       );
       worker.on('error', onError('worker'));

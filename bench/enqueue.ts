@@ -79,7 +79,7 @@ async function timeRun(make: (redis: Redis, name: string, prefix: string) => Pro
 
 export async function run(opts: RunOptions): Promise<ScenarioResult> {
   const jobs = opts.quick ? 10_000 : 100_000;
-  const reps = opts.quick ? 1 : 3;
+  const reps = opts.quick ? 1 : 2;
   const rows: Array<Array<string | number>> = [];
   const data: Record<string, unknown> = { jobs, reps, partitions: PARTITIONS, keys: KEYS, callers: CALLERS, bulk: BULK, loadavgBefore: loadNow() };
   for (const mode of ['add', 'addBulk'] as const) {

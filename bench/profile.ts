@@ -3,7 +3,7 @@
  * BullMQ adapter costs per job and when idle, on a private `redis-server` started here (so INFO
  * commandstats and Redis CPU count only these runs; the CPU is still shared with whatever else runs).
  *
- *   npx tsx bench/profile.ts [--jobs=20000] [--reps=1] [--only=substring] [--cpu-prof=DIR] [--idle-only] [--no-idle]
+ *   npx tsx bench/profile.ts [--jobs=20000] [--reps=1] [--only=a|b] [--cpu-prof=DIR] [--idle-only] [--no-idle]
  *
  * Throughput variants (ordered-throughput method, 2 consumer processes, 1000 keys, no stream):
  * - dbleases 32 partitions, BullMQ job defaults (completed jobs kept) vs `removeOnComplete: true`;
@@ -59,7 +59,8 @@ try {
   await waitFor('the private redis-server', async () => (await redis.ping().catch(() => '')) === 'PONG', 10_000, 50);
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const jobs = Number(arg('jobs') ?? 20_000);
-  const only = arg('only');
+  const onlyList = arg('only')?.split('|');
+  const only = onlyList ? { includes: (label: string) => onlyList.some((o) => label.includes(o)) } : undefined;
   const cpuProfDir = arg('cpu-prof');
   if (cpuProfDir) await mkdir(cpuProfDir, { recursive: true });
   const lease = { ttl: 2_000, heartbeat: 500 };
@@ -73,6 +74,7 @@ try {
     { ...base, label: 'static 32 BullMQ Workers, bare', system: 'bullmq-static', partitions: 32 },
     { ...base, label: 'static 32 + limiter', system: 'bullmq-static', partitions: 32, workerOptions: limiter },
     { ...base, label: 'static 32 + limiter + global concurrency 1', system: 'bullmq-static', partitions: 32, workerOptions: limiter, globalConcurrency: true },
+    { ...base, label: 'static 32 + limiter + global concurrency 1 + AbortSignal', system: 'bullmq-static', partitions: 32, workerOptions: limiter, globalConcurrency: true, withSignal: true },
     { ...base, label: 'BullMQ 1 queue, concurrency 32', system: 'bullmq', partitions: 0, concurrency: 32 },
     { ...base, label: 'groupmq, concurrency 32', system: 'groupmq', partitions: 0, concurrency: 32, jobOptions: {} },
   ];
@@ -81,7 +83,7 @@ try {
   if (!args.includes('--idle-only')) {
     // Repetitions interleave the variants, so that a busy minute on the shared machine hits all of them.
     for (let rep = 0; rep < reps; rep++) {
-      for (const v of variants.filter((x) => !only || x.label.includes(only))) {
+      for (const v of variants.filter((x) => !only || only.includes(x.label))) {
         await redis.flushall();
         const execArgv = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', `${cpuProfDir}/${v.label.replace(/[^a-z0-9]+/gi, '-')}`] : [];
         runs.push(await runOrdered(v, { jobs, keys: 1000, batch: 1000, streamRate: 0, streamSeconds: 0, processes: 2, execArgv, statsRedis: redis, log }));
@@ -104,7 +106,7 @@ try {
   }
   const evalshaUs = (r: ThroughputResult) => r.redisPerJob.top.filter((t) => t.cmd === 'evalsha').reduce((a, t) => a + t.usec, 0);
   const throughputTable = table(
-    ['variant', 'jobs/s (runs)', 'Redis CPU ms / 1000 jobs (runs)', 'evalsha µs/job', 'consumer CPU ms / 1000 jobs (runs)', 'requests/job', 'order violations'],
+    ['variant', 'jobs/s (runs)', 'Redis CPU ms / 1000 jobs (runs)', 'evalsha µs/job', 'consumer CPU ms / 1000 jobs (runs)', 'requests/job', 'Redis MiB after drain', 'order violations'],
     results.map((r) => [
       r.label,
       spread.get(r.label)!.jobsPerSec.join(' / '),
@@ -112,10 +114,17 @@ try {
       fmt(evalshaUs(r)),
       spread.get(r.label)!.consumerCpu.join(' / '),
       fmt(r.sentPerJob.total, 3),
+      fmt(r.usedMemoryMiB),
       r.order.violations + r.localViolations,
     ]),
   );
-  const inner = results.map((r) => ({ label: r.label, serverCommandsPerJob: r.redisPerJob.top.map((t) => `${t.cmd} ${fmt(t.calls, 2)}`).join(', ') }));
+  const inner = results.map((r) => ({
+    label: r.label,
+    serverCommandsPerJob: r.redisPerJob.top
+      .filter((t) => t.cmd !== 'evalsha' && t.calls >= 0.05)
+      .map((t) => `${t.cmd} ${fmt(t.calls, 2)}`)
+      .join(', '),
+  }));
 
   // Idle cost per partition Worker.
   const idle: Array<{ label: string; partitions: number; commandsPerSec: number; perWorkerPerMin: number; byCommandPerSec: Record<string, number>; cpuPercent: number; rssMiB: number }> = [];
@@ -127,7 +136,7 @@ try {
     ];
     const partitions = 256;
     const seconds = 12;
-    for (const iv of idleVariants.filter((x) => !only || x.label.includes(only))) {
+    for (const iv of idleVariants.filter((x) => !only || only.includes(x.label))) {
       const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 1 });
       const schema = uniqueName('bprofidle');
       await migrate(toDbPort(pool), { schema, tablePrefix: 'db_leases', timeoutMs: 10_000 });

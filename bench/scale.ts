@@ -12,7 +12,8 @@
  * b) Queues: 1024 partition queues (quick: 128) served by two processes (a PartitionedWorker each,
  *    idle, the lease's defaults), once they split the partitions: Redis sockets per process (from
  *    /proc) and in CLIENT LIST, Redis commands each process sends per second while idle (counted in
- *    ioredis over 10 s, quick 5 s) and the server-wide INFO commandstats delta, RSS and heap.
+ *    ioredis over 10 s, quick 5 s) and the server-wide INFO commandstats delta, RSS and heap; then
+ *    again with `drainDelay` 60 s and `stalledInterval` 30 s (counted over 60 s, one drainDelay).
  */
 import { pathToFileURL } from 'node:url';
 
@@ -168,10 +169,12 @@ async function leaseScale(opts: RunOptions, notify: boolean) {
   }
 }
 
-async function queueScale(opts: RunOptions) {
+/** Worker options users can set to cut idle traffic (see bench/FINDINGS.md); measured next to the defaults. */
+export const IDLE_TUNED = { drainDelay: 60, stalledInterval: 30_000 } as const;
+
+async function queueScale(opts: RunOptions, workerOptions: Record<string, unknown>, seconds: number) {
   const partitions = opts.quick ? 128 : 1024;
   const processes = 2;
-  const seconds = opts.quick ? 5 : 10;
   const schema = uniqueName('bscaleq');
   const name = schema;
   const prefix = `bench-${schema}`;
@@ -184,7 +187,7 @@ async function queueScale(opts: RunOptions) {
     const clientsBefore = String(await redis.client('LIST')).split('\n').filter(Boolean).length;
     const start = performance.now();
     for (let i = 0; i < processes; i++) {
-      const cfg: ScaleWorkerConfig = { id: `q${i}-${schema}`, name, prefix, schema, partitions, ttl: 6_000, heartbeat: 2_000, workerOptions: {} };
+      const cfg: ScaleWorkerConfig = { id: `q${i}-${schema}`, name, prefix, schema, partitions, ttl: 6_000, heartbeat: 2_000, workerOptions };
       const child = new BenchChild('scale-worker.ts', `scale worker ${i}`, { BENCH_SCALE: JSON.stringify(cfg) });
       child.on((msg: Message) => {
         if (msg.type === 'partitions') counts.set(child, msg.n as number);
@@ -232,6 +235,7 @@ async function queueScale(opts: RunOptions) {
       };
     });
     return {
+      workerOptions,
       partitions,
       processes,
       seconds,
@@ -256,7 +260,9 @@ export async function run(opts: RunOptions): Promise<ScenarioResult> {
   const loadBefore = loadNow();
   const leaseNotify = await leaseScale(opts, true);
   const lease = await leaseScale(opts, false);
-  const queues = await queueScale(opts);
+  // The window must cover a full drainDelay cycle (BZPOPMIN timeout), or an idle Worker may show no traffic.
+  const queues = await queueScale(opts, {}, opts.quick ? 5 : 10);
+  const tuned = await queueScale(opts, IDLE_TUNED, opts.quick ? 5 : IDLE_TUNED.drainDelay);
   const crash = lease.crash!;
   const leaseTable = table(
     ['phase', 'NOTIFY', 'all partitions owned', 'balanced (±1)', 'min–max per client'],
@@ -266,11 +272,14 @@ export async function run(opts: RunOptions): Promise<ScenarioResult> {
       [`${lease.crashed} of them crash`, 'off', `${fmt(crash.allOwnedSeconds)} s`, `${fmt(crash.balancedSeconds)} s`, `${crash.min}–${crash.max}`],
     ],
   );
-  const q = queues.perProcess;
+  const rows = [
+    ...queues.perProcess.map((p, i) => ({ p, label: `${i + 1}, adapter defaults` })),
+    ...tuned.perProcess.map((p, i) => ({ p, label: `${i + 1}, drainDelay ${IDLE_TUNED.drainDelay} s, stalledInterval ${IDLE_TUNED.stalledInterval / 1000} s` })),
+  ];
   const queueTable = table(
-    ['process', 'partitions', 'Redis sockets (target ≤ partitions + 2)', 'Postgres sockets', 'idle Redis commands/s sent', 'top idle commands/s', 'idle CPU %', 'RSS MiB', 'heap MiB'],
-    q.map((p, i) => [
-      i + 1,
+    ['process, options', 'partitions', 'Redis sockets (target ≤ partitions + 2)', 'Postgres sockets', 'idle Redis commands/s sent', 'top idle commands/s', 'idle CPU %', 'RSS MiB', 'heap MiB'],
+    rows.map(({ p, label }) => [
+      label,
       p.partitions,
       `${p.redisSockets} (${p.redisSockets <= p.partitions + 2 ? 'within' : 'over'})`,
       p.pgSockets,
@@ -290,11 +299,11 @@ export async function run(opts: RunOptions): Promise<ScenarioResult> {
     method: [
       `Lease: ttl ${lease.ttl} ms, heartbeat ${lease.heartbeat} ms, one pg.Pool (max 20) shared by all clients. NOTIFY on: clients on the pool itself (one shared LISTEN connection), cold start only. NOTIFY off: each client behind a facade of the pool that can fail its statements: crash = the facade starts failing (no heartbeat, no leave, as after SIGKILL).`,
       `Balanced = every partition owned by exactly one client (in the clients' own view, values()) and max − min ≤ 1; checked every 25 ms. Overlaps seen: ${leaseNotify.overlapsSeen + lease.overlapsSeen}. Still balanced two heartbeats later: ${leaseNotify.cold.stableTwoHeartbeatsLater && lease.cold.stableTwoHeartbeatsLater}.`,
-      `Queues: two PartitionedWorker processes, ${queues.partitions} partitions, lease defaults (ttl 6 s), BullMQ options as the adapter sets them; measured over ${queues.seconds} s once split (took ${fmt(queues.splitSeconds)} s).`,
+      `Queues: two PartitionedWorker processes, ${queues.partitions} partitions, lease defaults (ttl 6 s); first with the adapter's BullMQ defaults (drainDelay 5 s, stalledInterval = ttl), then with ${JSON.stringify(IDLE_TUNED)}; commands counted over ${queues.seconds} s / ${tuned.seconds} s (one drainDelay) once split (took ${fmt(queues.splitSeconds)} s / ${fmt(tuned.splitSeconds)} s).`,
       `Redis: CLIENT LIST had ${queues.clientListNamedForQueues} connections named for these queues (blocking Worker connections), ${queues.clientListTotalAfter} in all (${queues.clientListTotalBefore} before, shared Redis). Server-wide commands/s while idle: ${fmt(queues.serverCommandsPerSec)} (includes other clients).`,
     ],
     tables: [leaseTable, queueTable],
-    data: { leaseNotify, lease, queues, loadavg: { before: loadBefore, after: loadNow() } },
+    data: { leaseNotify, lease, queues, queuesTuned: tuned, loadavg: { before: loadBefore, after: loadNow() } },
   };
 }
 

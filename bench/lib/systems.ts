@@ -25,6 +25,8 @@ export interface Variant {
   workerOptions: Record<string, unknown>;
   /** BullMQ job options on add (dbleases and BullMQ). */
   jobOptions: Record<string, unknown>;
+  /** bullmq-static: a processor declaring `(job, token, signal)`, so BullMQ creates an AbortController per job (as the adapter's does). */
+  withSignal?: boolean;
   /** bullmq-static: set BullMQ global concurrency 1 on every partition queue (as ordered dbleases does). */
   globalConcurrency?: boolean;
   /** Lease ttl/heartbeat (dbleases). */
@@ -122,6 +124,7 @@ export class SystemUnderTest {
       heartbeat: v.heartbeat,
       workerOptions: v.workerOptions,
       keys: this.keys,
+      withSignal: v.withSignal === true,
       index,
       processes,
     };

@@ -58,6 +58,8 @@ export interface ThroughputResult {
   redisPerJob: { calls: number; usec: number; top: Array<{ cmd: string; calls: number; usec: number }> };
   /** Client side: commands the consumer processes sent during the drain, per job (each one a request; pipelined ones included). */
   sentPerJob: { total: number; byCommand: Record<string, number> };
+  /** Redis `used_memory` right after the drain (whole server; meaningful on a private Redis). */
+  usedMemoryMiB: number;
   /** Redis server CPU (INFO cpu) during the drain, ms per 1000 jobs (whole server: includes other clients). */
   redisCpuMsPer1000: number;
   /** Consumer CPU (both processes) during the drain, ms per 1000 jobs. */
@@ -183,6 +185,7 @@ export async function runOrdered(variant: Variant, plan: ThroughputPlan): Promis
     const end = times[plan.jobs - 1]!;
     const after = await commandStats(statsRedis);
     const redisCpu = (await redisCpuSeconds(statsRedis)) - redisCpuBefore;
+    const usedMemoryMiB = Number(/used_memory:(\d+)/.exec(await statsRedis.info('memory'))?.[1] ?? Number.NaN) / 2 ** 20;
     const snapAfter = await snapshot();
     const sent: Record<string, number> = {};
     let cpuMs = 0;
@@ -246,7 +249,7 @@ export async function runOrdered(variant: Variant, plan: ThroughputPlan): Promis
       redisPerJob: {
         calls: calls / plan.jobs,
         usec: usec / plan.jobs,
-        top: delta.slice(0, 8).map((d) => ({ cmd: d.cmd, calls: d.calls / plan.jobs, usec: d.usec / plan.jobs })),
+        top: delta.slice(0, 20).map((d) => ({ cmd: d.cmd, calls: d.calls / plan.jobs, usec: d.usec / plan.jobs })),
       },
       sentPerJob: {
         total: sentTotal / plan.jobs,
@@ -254,6 +257,7 @@ export async function runOrdered(variant: Variant, plan: ThroughputPlan): Promis
       },
       consumerCpuMsPer1000: (cpuMs / plan.jobs) * 1000,
       redisCpuMsPer1000: ((redisCpu * 1000) / plan.jobs) * 1000,
+      usedMemoryMiB,
       processes: procs.map((m) => ({
         cpuMs: Number(m?.cpuMs ?? Number.NaN),
         rssMiB: Number(m?.rssMiB ?? Number.NaN),
