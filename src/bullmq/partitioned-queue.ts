@@ -59,6 +59,13 @@ export interface PartitionedQueueOptions {
    * @defaultValue `false`
    */
   cluster?: boolean;
+  /**
+   * Length cap of each partition queue's BullMQ events stream. Every partition queue has its own
+   * stream, so BullMQ's 10 000 per queue would keep `partitions × 10 000` entries (~0.35 MiB each
+   * stream); the default keeps about one BullMQ queue's worth in total.
+   * @defaultValue `max(100, ceil(10000 / partitions))`
+   */
+  maxLenEvents?: number;
 }
 
 /** Job options of a partitioned job: BullMQ's, plus the key that chooses the partition. */
@@ -84,6 +91,7 @@ export class PartitionedQueue<DataType = unknown, ResultType = unknown, NameType
   readonly #defaultJobOptions: JobsOptions;
   readonly #connection: SharedConnection;
   readonly #readyTimeout: number;
+  readonly #maxLenEvents: number;
   /** Partition → its BullMQ queue; filled on first use, emptied by close(). */
   readonly #queues = new Map<number, Queue>();
   /** The partition-count check; every add awaits it (resolved after the first round trip). */
@@ -106,6 +114,9 @@ export class PartitionedQueue<DataType = unknown, ResultType = unknown, NameType
       throw invalidOption('readyTimeout', 'an integer ≥ 1 (ms)', readyTimeout);
     }
     this.#readyTimeout = readyTimeout;
+    const maxLen = options.maxLenEvents ?? Math.max(100, Math.ceil(10_000 / this.partitions));
+    if (typeof maxLen !== 'number' || !Number.isInteger(maxLen) || maxLen < 1) throw invalidOption('maxLenEvents', 'an integer ≥ 1', maxLen);
+    this.#maxLenEvents = maxLen;
     this.#connection = resolveConnection(options.connection, false);
   }
 
@@ -128,6 +139,7 @@ export class PartitionedQueue<DataType = unknown, ResultType = unknown, NameType
         connection: this.#connection.client,
         prefix: this.prefix,
         defaultJobOptions: this.#defaultJobOptions,
+        streams: { events: { maxLen: this.#maxLenEvents } },
       });
       queue.on('error', () => {
         // Connection errors reach the caller through the rejected add(); the queue object must not

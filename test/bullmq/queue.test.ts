@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { partitionCountKey, PartitionedQueue } from 'dbleases/bullmq';
 
+import { waitFor } from '../helpers/wait.js';
 import { REDIS_URL, uniqueName } from '../helpers/env.js';
 
 const prefix = uniqueName('bullmq-queue', 'bq');
@@ -95,6 +96,20 @@ describe('PartitionedQueue', () => {
       message: expect.stringContaining('has 16 partitions'),
     });
     await expect(queue('count', 16).waitUntilReady()).resolves.toBeUndefined();
+  });
+
+  it('caps each partition queue\'s events stream so that all of them together hold about one queue\'s worth', async () => {
+    const meta = async (q: PartitionedQueue, p: number) => {
+      await q.add('j', {}, { partitionKey: `k${p}` });
+      const bull = q.queue(q.partitionFor(`k${p}`));
+      await bull.waitUntilReady();
+      await waitFor(async () => (await redis.hget(`${prefix}:${bull.name}:meta`, 'opts.maxLenEvents')) !== null);
+      return Number(await redis.hget(`${prefix}:${bull.name}:meta`, 'opts.maxLenEvents'));
+    };
+    expect(await meta(queue('events16', 16), 1)).toBe(625);
+    expect(await meta(queue('events1024', 1024), 2)).toBe(100);
+    expect(await meta(queue('events-own', 4, { maxLenEvents: 7 }), 3)).toBe(7);
+    expect(() => queue('events-bad', 4, { maxLenEvents: 0 })).toThrow(/`maxLenEvents` to be an integer ≥ 1, got `0`/);
   });
 
   it('validates its arguments', () => {
