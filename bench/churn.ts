@@ -15,7 +15,7 @@ import { SystemUnderTest, type Variant } from './lib/systems.js';
 import { Completions, KeySequence } from './lib/throughput.js';
 import { JOB_OPTIONS, LEASE } from './ordered-throughput.js';
 
-export async function run(opts: RunOptions): Promise<ScenarioResult> {
+export async function run(opts: RunOptions, workerOptions: Record<string, unknown> = {}): Promise<ScenarioResult> {
   const plan = opts.quick
     ? { rate: 400, seconds: 7, killAt: 2, joinAt: 4, partitions: 32, keys: 1000 }
     : { rate: 800, seconds: 30, killAt: 8, joinAt: 18, partitions: 32, keys: 1000 };
@@ -24,7 +24,7 @@ export async function run(opts: RunOptions): Promise<ScenarioResult> {
     system: 'dbleases',
     partitions: plan.partitions,
     concurrency: 1,
-    workerOptions: {},
+    workerOptions,
     jobOptions: JOB_OPTIONS,
     ...LEASE,
   };
@@ -188,7 +188,7 @@ export async function run(opts: RunOptions): Promise<ScenarioResult> {
       scenario: 'churn',
       title: `Scenario 6 — throughput under churn: ${plan.rate} jobs/s for ${plan.seconds} s, SIGKILL at ${plan.killAt} s, join at ${plan.joinAt} s`,
       method: [
-        `dbleases PartitionedWorker, ${plan.partitions} partitions, lease ttl ${LEASE.ttl} ms / heartbeat ${LEASE.heartbeat} ms, job options ${JSON.stringify(JOB_OPTIONS)}.`,
+        `dbleases PartitionedWorker, ${plan.partitions} partitions, lease ttl ${LEASE.ttl} ms / heartbeat ${LEASE.heartbeat} ms, job options ${JSON.stringify(JOB_OPTIONS)}, worker options ${JSON.stringify(workerOptions)}.`,
         'Recovery = from the event until the backlog (enqueued − completed) is back within 100 ms of work of its pre-kill average. The backlog column keeps counting the jobs the killed process completed but had not reported yet (see below), so it settles that much higher after the kill.',
         `Order across the run: ${order.violations} violations, ${order.duplicates} duplicates (at-least-once: the killed process's in-flight job runs again), ${order.missing} unreported (completed by the killed process in its last report interval).`,
       ],

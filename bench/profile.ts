@@ -3,7 +3,7 @@
  * BullMQ adapter costs per job and when idle, on a private `redis-server` started here (so INFO
  * commandstats and Redis CPU count only these runs; the CPU is still shared with whatever else runs).
  *
- *   npx tsx bench/profile.ts [--jobs=20000] [--reps=1] [--only=a|b] [--cpu-prof=DIR] [--idle-only] [--no-idle]
+ *   npx tsx bench/profile.ts [--jobs=20000] [--reps=1] [--only=a|b] [--cpu-prof=DIR] [--idle-only] [--no-idle] [--out=profile]
  *
  * Throughput variants (ordered-throughput method, 2 consumer processes, 1000 keys, no stream):
  * - dbleases 32 partitions, BullMQ job defaults (completed jobs kept) vs `removeOnComplete: true`;
@@ -12,8 +12,8 @@
  *   the difference to dbleases is the adapter's own JavaScript;
  * - plain BullMQ one queue concurrency 32, and groupmq, for reference.
  * Events stream: one queue's events stream filled to BullMQ's default cap, its memory.
- * Idle variants: one process, a PartitionedWorker over 256 partitions, idle for 10 s, with the
- * adapter's defaults and with longer `drainDelay` / `stalledInterval`.
+ * Idle variants: one process, a PartitionedWorker over 256 partitions, idle, commands counted over
+ * 60 s, with the old (BullMQ-like) and the current `drainDelay` / `stalledInterval` defaults.
  */
 import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
@@ -70,6 +70,7 @@ try {
   const variants: Variant[] = [
     { ...base, label: 'dbleases 32, BullMQ job defaults (keep completed)', system: 'dbleases', partitions: 32, jobOptions: {} },
     { ...base, label: 'dbleases 32, removeOnComplete', system: 'dbleases', partitions: 32 },
+    { ...base, label: 'dbleases 32, removeOnComplete, processor declares signal', system: 'dbleases', partitions: 32, withSignal: true },
     { ...base, label: 'dbleases 128, removeOnComplete', system: 'dbleases', partitions: 128 },
     { ...base, label: 'static 32 BullMQ Workers, bare', system: 'bullmq-static', partitions: 32 },
     { ...base, label: 'static 32 + limiter', system: 'bullmq-static', partitions: 32, workerOptions: limiter },
@@ -130,12 +131,12 @@ try {
   const idle: Array<{ label: string; partitions: number; commandsPerSec: number; perWorkerPerMin: number; byCommandPerSec: Record<string, number>; cpuPercent: number; rssMiB: number }> = [];
   if (!args.includes('--no-idle')) {
     const idleVariants: Array<{ label: string; workerOptions: Record<string, unknown> }> = [
-      { label: 'adapter defaults (drainDelay 5 s, stalledInterval = ttl 6 s)', workerOptions: {} },
-      { label: 'drainDelay 60 s', workerOptions: { drainDelay: 60 } },
-      { label: 'drainDelay 60 s, stalledInterval 60 s', workerOptions: { drainDelay: 60, stalledInterval: 60_000 } },
+      { label: 'drainDelay 5 s, stalledInterval 6 s (the defaults before f2d2ba0)', workerOptions: { drainDelay: 5, stalledInterval: 6_000 } },
+      { label: 'drainDelay 60 s, stalledInterval 6 s', workerOptions: { drainDelay: 60, stalledInterval: 6_000 } },
+      { label: 'adapter defaults (drainDelay 60 s, stalledInterval max(ttl, 30 s))', workerOptions: {} },
     ];
     const partitions = 256;
-    const seconds = 12;
+    const seconds = 60; // one full drainDelay, or an idle Worker may show no traffic at all
     for (const iv of idleVariants.filter((x) => !only || only.includes(x.label))) {
       const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 1 });
       const schema = uniqueName('bprofidle');
@@ -204,7 +205,7 @@ try {
   process.stdout.write(`${throughputTable}\n\n${idleTable}\n\n`);
   process.stdout.write(`events stream at its cap: ${streamLen} entries, ${fmt(streamBytes / 2 ** 20)} MiB (${fmt(streamBytes / streamLen)} B/entry)\n\n`);
   for (const i of inner) process.stdout.write(`- ${i.label}: ${i.serverCommandsPerJob}\n`);
-  await writeResult('profile', { jobs, reps, loadavg: loadNow(), spread: Object.fromEntries(spread), results, idle, inner, stream, cpuProfDir: cpuProfDir ?? null });
+  await writeResult(arg('out') ?? 'profile', { jobs, reps, loadavg: loadNow(), spread: Object.fromEntries(spread), results, idle, inner, stream, cpuProfDir: cpuProfDir ?? null });
   redis.disconnect();
 } finally {
   stopServer();

@@ -12,8 +12,8 @@
  * b) Queues: 1024 partition queues (quick: 128) served by two processes (a PartitionedWorker each,
  *    idle, the lease's defaults), once they split the partitions: Redis sockets per process (from
  *    /proc) and in CLIENT LIST, Redis commands each process sends per second while idle (counted in
- *    ioredis over 10 s, quick 5 s) and the server-wide INFO commandstats delta, RSS and heap; then
- *    again with `drainDelay` 60 s and `stalledInterval` 30 s (counted over 60 s, one drainDelay).
+ *    ioredis over 60 s = one drainDelay, quick 5 s) and the server-wide INFO commandstats delta, RSS
+ *    and heap; then again with the previous defaults, drainDelay 5 s and stalledInterval 6 s (10 s).
  */
 import { pathToFileURL } from 'node:url';
 
@@ -169,8 +169,8 @@ async function leaseScale(opts: RunOptions, notify: boolean) {
   }
 }
 
-/** Worker options users can set to cut idle traffic (see bench/FINDINGS.md); measured next to the defaults. */
-export const IDLE_TUNED = { drainDelay: 60, stalledInterval: 30_000 } as const;
+/** The idle settings the adapter had before bench/FINDINGS.md (BullMQ's drainDelay, stalledInterval = ttl), measured next to the current defaults. */
+export const IDLE_BEFORE = { drainDelay: 5, stalledInterval: 6_000 } as const;
 
 async function queueScale(opts: RunOptions, workerOptions: Record<string, unknown>, seconds: number) {
   const partitions = opts.quick ? 128 : 1024;
@@ -261,8 +261,8 @@ export async function run(opts: RunOptions): Promise<ScenarioResult> {
   const leaseNotify = await leaseScale(opts, true);
   const lease = await leaseScale(opts, false);
   // The window must cover a full drainDelay cycle (BZPOPMIN timeout), or an idle Worker may show no traffic.
-  const queues = await queueScale(opts, {}, opts.quick ? 5 : 10);
-  const tuned = await queueScale(opts, IDLE_TUNED, opts.quick ? 5 : IDLE_TUNED.drainDelay);
+  const queues = await queueScale(opts, {}, opts.quick ? 5 : 60);
+  const before = await queueScale(opts, IDLE_BEFORE, opts.quick ? 5 : 10);
   const crash = lease.crash!;
   const leaseTable = table(
     ['phase', 'NOTIFY', 'all partitions owned', 'balanced (±1)', 'min–max per client'],
@@ -273,8 +273,8 @@ export async function run(opts: RunOptions): Promise<ScenarioResult> {
     ],
   );
   const rows = [
-    ...queues.perProcess.map((p, i) => ({ p, label: `${i + 1}, adapter defaults` })),
-    ...tuned.perProcess.map((p, i) => ({ p, label: `${i + 1}, drainDelay ${IDLE_TUNED.drainDelay} s, stalledInterval ${IDLE_TUNED.stalledInterval / 1000} s` })),
+    ...queues.perProcess.map((p, i) => ({ p, label: `${i + 1}, adapter defaults (drainDelay 60 s, stalledInterval 30 s)` })),
+    ...before.perProcess.map((p, i) => ({ p, label: `${i + 1}, drainDelay ${IDLE_BEFORE.drainDelay} s, stalledInterval ${IDLE_BEFORE.stalledInterval / 1000} s (previous defaults)` })),
   ];
   const queueTable = table(
     ['process, options', 'partitions', 'Redis sockets (target ≤ partitions + 2)', 'Postgres sockets', 'idle Redis commands/s sent', 'top idle commands/s', 'idle CPU %', 'RSS MiB', 'heap MiB'],
@@ -299,11 +299,11 @@ export async function run(opts: RunOptions): Promise<ScenarioResult> {
     method: [
       `Lease: ttl ${lease.ttl} ms, heartbeat ${lease.heartbeat} ms, one pg.Pool (max 20) shared by all clients. NOTIFY on: clients on the pool itself (one shared LISTEN connection), cold start only. NOTIFY off: each client behind a facade of the pool that can fail its statements: crash = the facade starts failing (no heartbeat, no leave, as after SIGKILL).`,
       `Balanced = every partition owned by exactly one client (in the clients' own view, values()) and max − min ≤ 1; checked every 25 ms. Overlaps seen: ${leaseNotify.overlapsSeen + lease.overlapsSeen}. Still balanced two heartbeats later: ${leaseNotify.cold.stableTwoHeartbeatsLater && lease.cold.stableTwoHeartbeatsLater}.`,
-      `Queues: two PartitionedWorker processes, ${queues.partitions} partitions, lease defaults (ttl 6 s); first with the adapter's BullMQ defaults (drainDelay 5 s, stalledInterval = ttl), then with ${JSON.stringify(IDLE_TUNED)}; commands counted over ${queues.seconds} s / ${tuned.seconds} s (one drainDelay) once split (took ${fmt(queues.splitSeconds)} s / ${fmt(tuned.splitSeconds)} s).`,
+      `Queues: two PartitionedWorker processes, ${queues.partitions} partitions, lease defaults (ttl 6 s); first with the adapter's defaults (drainDelay 60 s, stalledInterval max(ttl, 30 s)), then with the previous ones ${JSON.stringify(IDLE_BEFORE)}; commands counted over ${queues.seconds} s (one drainDelay) / ${before.seconds} s once split (took ${fmt(queues.splitSeconds)} s / ${fmt(before.splitSeconds)} s).`,
       `Redis: CLIENT LIST had ${queues.clientListNamedForQueues} connections named for these queues (blocking Worker connections), ${queues.clientListTotalAfter} in all (${queues.clientListTotalBefore} before, shared Redis). Server-wide commands/s while idle: ${fmt(queues.serverCommandsPerSec)} (includes other clients).`,
     ],
     tables: [leaseTable, queueTable],
-    data: { leaseNotify, lease, queues, queuesTuned: tuned, loadavg: { before: loadBefore, after: loadNow() } },
+    data: { leaseNotify, lease, queues, queuesPreviousDefaults: before, loadavg: { before: loadBefore, after: loadNow() } },
   };
 }
 

@@ -25,7 +25,7 @@ export interface Variant {
   workerOptions: Record<string, unknown>;
   /** BullMQ job options on add (dbleases and BullMQ). */
   jobOptions: Record<string, unknown>;
-  /** bullmq-static: a processor declaring `(job, token, signal)`, so BullMQ creates an AbortController per job (as the adapter's does). */
+  /** dbleases / bullmq-static: a processor declaring `(job, token, signal)`, so BullMQ creates an AbortController per job. */
   withSignal?: boolean;
   /** bullmq-static: set BullMQ global concurrency 1 on every partition queue (as ordered dbleases does). */
   globalConcurrency?: boolean;
