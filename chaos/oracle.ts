@@ -144,14 +144,26 @@ export async function checkRun(db: Queryable, schema: string, options: OracleOpt
       `SELECT id::float8 AS id, key, seq, partition, epoch::float8 AS epoch, owner, ${ms('started_at')} AS start, ${ms('ended_at')} AS end
        FROM ${t.executions} ORDER BY ended_at, id`,
     )
-  ).rows.map((r) => ({ ...r, id: Number(r.id), epoch: Number(r.epoch), start: Number(r.start), end: Number(r.end) }));
+  ).rows.map((r) => ({
+    ...r,
+    id: Number(r.id),
+    epoch: Number(r.epoch),
+    start: Number(r.start),
+    end: Number(r.end),
+  }));
   const refused = (
     await db.query<{ owner: string; end: number }>(`SELECT owner, ${ms('ended_at')} AS end FROM ${t.refused}`)
   ).rows.map((r) => ({ owner: r.owner, end: Number(r.end) }));
   const history = (
-    await db.query<HistoryRow>(`SELECT partition, to_client AS to, ${ms('at')} AS at FROM ${t.history} ORDER BY at, id`)
+    await db.query<HistoryRow>(
+      `SELECT partition, to_client AS to, ${ms('at')} AS at FROM ${t.history} ORDER BY at, id`,
+    )
   ).rows.map((r) => ({ ...r, at: Number(r.at) }));
-  const stalls = (await db.query<{ worker: string; at: number; ms: number }>(`SELECT worker, ${ms('at')} AS at, ms FROM ${t.stalls}`)).rows.map((r) => ({
+  const stalls = (
+    await db.query<{ worker: string; at: number; ms: number }>(
+      `SELECT worker, ${ms('at')} AS at, ms FROM ${t.stalls}`,
+    )
+  ).rows.map((r) => ({
     worker: r.worker,
     at: Number(r.at),
     ms: Number(r.ms),
@@ -182,7 +194,9 @@ export async function checkRun(db: Queryable, schema: string, options: OracleOpt
       );
     }
   }
-  const lost = jobs.filter((j) => !firstEnd.has(jobKey(j.key, j.seq))).map((j) => ({ key: j.key, seq: j.seq }));
+  const lost = jobs
+    .filter((j) => !firstEnd.has(jobKey(j.key, j.seq)))
+    .map((j) => ({ key: j.key, seq: j.seq }));
   lost.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.seq - b.seq));
   for (const j of lost) violations.push(`lost: ${j.key}#${j.seq} was enqueued and never executed (accepted)`);
 
@@ -207,13 +221,21 @@ export async function checkRun(db: Queryable, schema: string, options: OracleOpt
   }
   const overlaps: OracleReport['overlaps'] = [];
   const epochRegressions: OracleReport['epochRegressions'] = [];
-  const ref = (e: ExecutionRow): ExecutionRef => ({ id: e.id, owner: e.owner, epoch: e.epoch, start: e.start, end: e.end });
+  const ref = (e: ExecutionRow): ExecutionRef => ({
+    id: e.id,
+    owner: e.owner,
+    epoch: e.epoch,
+    start: e.start,
+    end: e.end,
+  });
   for (const [partition, list] of byPartition) {
     let maxEpoch = -Infinity; // list is in write order
     for (const e of list) {
       if (e.epoch < maxEpoch) {
         epochRegressions.push({ partition, epoch: e.epoch, afterEpoch: maxEpoch, executionId: e.id });
-        violations.push(`epoch: partition ${partition} accepted epoch ${e.epoch} (execution ${e.id}) after epoch ${maxEpoch}`);
+        violations.push(
+          `epoch: partition ${partition} accepted epoch ${e.epoch} (execution ${e.id}) after epoch ${maxEpoch}`,
+        );
       }
       maxEpoch = Math.max(maxEpoch, e.epoch);
     }
@@ -249,7 +271,11 @@ export async function checkRun(db: Queryable, schema: string, options: OracleOpt
     list.push(j);
   }
   const startsBy = new Map<number, ExecutionRow[]>();
-  for (const [p, list] of byPartition) startsBy.set(p, [...list].sort((a, b) => a.start - b.start));
+  for (const [p, list] of byPartition)
+    startsBy.set(
+      p,
+      [...list].sort((a, b) => a.start - b.start),
+    );
 
   const measured: FaultMeasurement[] = faults.map((f) => {
     const m: FaultMeasurement = {
@@ -264,10 +290,19 @@ export async function checkRun(db: Queryable, schema: string, options: OracleOpt
       pending: 0,
       resumeMaxMs: null,
       resumeBoundMs: null,
-      refused: refused.filter((r) => r.owner === f.victim && r.end >= f.at && r.end <= (f.ended ?? f.at) + resumeBound).length,
+      refused: refused.filter(
+        (r) => r.owner === f.victim && r.end >= f.at && r.end <= (f.ended ?? f.at) + resumeBound,
+      ).length,
       stallMaxMs: Math.max(
         0,
-        ...stalls.filter((st) => !(f.kind === 'pause' && st.worker === f.victim) && st.at + st.ms >= f.at && st.at <= (f.ended ?? f.at) + resumeBound).map((st) => st.ms),
+        ...stalls
+          .filter(
+            (st) =>
+              !(f.kind === 'pause' && st.worker === f.victim) &&
+              st.at + st.ms >= f.at &&
+              st.at <= (f.ended ?? f.at) + resumeBound,
+          )
+          .map((st) => st.ms),
       ),
       problems: [],
     };
@@ -286,7 +321,10 @@ export async function checkRun(db: Queryable, schema: string, options: OracleOpt
         } else {
           const took = next.at - f.at;
           m.takeoverMaxMs = Math.max(m.takeoverMaxMs ?? 0, took);
-          if (took > takeoverBound) m.problems.push(`partition ${p} owned again after ${took.toFixed(0)} ms (bound ${takeoverBound} ms)`);
+          if (took > takeoverBound)
+            m.problems.push(
+              `partition ${p} owned again after ${took.toFixed(0)} ms (bound ${takeoverBound} ms)`,
+            );
         }
       }
       const waiting = (jobsBy.get(p) ?? []).some((j) => {
@@ -303,9 +341,11 @@ export async function checkRun(db: Queryable, schema: string, options: OracleOpt
       }
       const resumed = next.start - from;
       m.resumeMaxMs = Math.max(m.resumeMaxMs ?? 0, resumed);
-      if (resumed > resumeBound) m.problems.push(`partition ${p} ran again after ${resumed.toFixed(0)} ms (bound ${resumeBound} ms)`);
+      if (resumed > resumeBound)
+        m.problems.push(`partition ${p} ran again after ${resumed.toFixed(0)} ms (bound ${resumeBound} ms)`);
     }
-    for (const problem of m.problems) violations.push(`fault ${f.id} (${f.kind} ${f.victim ?? ''}): ${problem}`);
+    for (const problem of m.problems)
+      violations.push(`fault ${f.id} (${f.kind} ${f.victim ?? ''}): ${problem}`);
     return m;
   });
 
@@ -334,7 +374,11 @@ const fmt = (v: number | null) => (v === null ? '-' : v.toFixed(0));
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -355,17 +399,38 @@ export function formatReport(report: OracleReport, start = report.faults[0]?.at 
     f.problems.length === 0 ? 'ok' : `FAIL (${f.problems.length})`,
   ]);
   const c = report.counts;
-  const check = (name: string, n: number, what: string) => `  ${n === 0 ? 'ok  ' : 'FAIL'} ${name.padEnd(9)} ${n} ${what}`;
+  const check = (name: string, n: number, what: string) =>
+    `  ${n === 0 ? 'ok  ' : 'FAIL'} ${name.padEnd(9)} ${n} ${what}`;
   const faultProblems = report.faults.reduce((n, f) => n + f.problems.length, 0);
   return [
-    table(['#', 't (s)', 'kind', 'victim', 'dur ms', 'parts', 'takeover max/bound ms', 'waiting', 'resume max/bound ms', 'refused', 'stall ms', 'result'], faultRows),
+    table(
+      [
+        '#',
+        't (s)',
+        'kind',
+        'victim',
+        'dur ms',
+        'parts',
+        'takeover max/bound ms',
+        'waiting',
+        'resume max/bound ms',
+        'refused',
+        'stall ms',
+        'result',
+      ],
+      faultRows,
+    ),
     '',
     `jobs ${c.jobs} over ${c.keys} keys; accepted executions ${c.executions} (${c.reexecutions} re-runs); refused by the fence ${c.refused}; ` +
       `faults ${c.faults}; lease moves ${c.historyRows}; worker event-loop stalls > 250 ms: ${c.stalls}`,
     check('lost', report.lost.length, 'jobs never executed'),
     check('order', report.order.length, 'per-key executions that went back to an earlier seq'),
     check('overlap', report.overlaps.length, 'overlapping executions of one partition by two owners'),
-    check('epoch', report.epochRegressions.length, 'accepted executions with an epoch older than an earlier one'),
+    check(
+      'epoch',
+      report.epochRegressions.length,
+      'accepted executions with an epoch older than an earlier one',
+    ),
     check('routing', report.misrouted.length, 'executions of unknown jobs or in the wrong partition'),
     check('faults', faultProblems, 'slow or missing takeovers/resumes'),
     ...report.violations.slice(0, 20).map((v) => `    ${v}`),
@@ -385,7 +450,10 @@ export function summaryLine(report: OracleReport, extra: Record<string, unknown>
     epochRegressions: report.epochRegressions.length,
     misrouted: report.misrouted.length,
     faultProblems: report.faults.reduce((n, f) => n + f.problems.length, 0),
-    faultKinds: report.faults.reduce<Record<string, number>>((acc, f) => ({ ...acc, [f.kind]: (acc[f.kind] ?? 0) + 1 }), {}),
+    faultKinds: report.faults.reduce<Record<string, number>>(
+      (acc, f) => ({ ...acc, [f.kind]: (acc[f.kind] ?? 0) + 1 }),
+      {},
+    ),
     takeoverMaxMs: Math.max(0, ...report.faults.map((f) => f.takeoverMaxMs ?? 0)),
     resumeMaxMs: Math.max(0, ...report.faults.map((f) => f.resumeMaxMs ?? 0)),
     violations: report.violations.length,
@@ -393,10 +461,15 @@ export function summaryLine(report: OracleReport, extra: Record<string, unknown>
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { schema: { type: 'string' }, ttl: { type: 'string', default: '1000' } } });
-  if (values.schema === undefined) throw new Error('Usage: tsx chaos/oracle.ts --schema <schema> [--ttl 1000]');
+  const { values } = parseArgs({
+    options: { schema: { type: 'string' }, ttl: { type: 'string', default: '1000' } },
+  });
+  if (values.schema === undefined)
+    throw new Error('Usage: tsx chaos/oracle.ts --schema <schema> [--ttl 1000]');
   const pg = (await import('pg')).default;
-  const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' });
+  const pool = new pg.Pool({
+    connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  });
   try {
     const report = await checkRun(pool, values.schema, { ttlMs: Number(values.ttl) });
     console.log(formatReport(report));

@@ -112,8 +112,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const kinds = argv.kinds?.split(',').map((k) => k.trim()) as FaultKind[] | undefined;
 const unknownKind = kinds?.find((k) => !(FAULT_KINDS as readonly string[]).includes(k));
-if (unknownKind !== undefined || (kinds?.length === 1 && kinds[0] === 'pg-restart' && !argv['restart-postgres'])) {
-  console.error(`Expected --kinds to list fault kinds among ${FAULT_KINDS.join(', ')} (pg-restart needs --restart-postgres), got ${JSON.stringify(argv.kinds)}`);
+if (
+  unknownKind !== undefined ||
+  (kinds?.length === 1 && kinds[0] === 'pg-restart' && !argv['restart-postgres'])
+) {
+  console.error(
+    `Expected --kinds to list fault kinds among ${FAULT_KINDS.join(', ')} (pg-restart needs --restart-postgres), got ${JSON.stringify(argv.kinds)}`,
+  );
   process.exit(2);
 }
 const plan = planFaults({
@@ -188,14 +193,16 @@ function startWorker(): WorkerProc {
     if (m.type === 'ready') w.ready = true;
     else if (m.type === 'stall') {
       const stallMs = Number((m as { ms?: number }).ms);
-      void query(`INSERT INTO ${t.stalls} (worker, at, ms) VALUES ($1, clock_timestamp() - make_interval(secs => $2::float8 / 1000), $2)`, [id, stallMs], 5_000).catch(
-        () => undefined,
-      );
-    }
-    else if (m.type === 'partitions') w.partitions = m.values ?? [];
+      void query(
+        `INSERT INTO ${t.stalls} (worker, at, ms) VALUES ($1, clock_timestamp() - make_interval(secs => $2::float8 / 1000), $2)`,
+        [id, stallMs],
+        5_000,
+      ).catch(() => undefined);
+    } else if (m.type === 'partitions') w.partitions = m.values ?? [];
     else if (m.type === 'error') {
       workerErrors++;
-      if (cfg.verbose) log(`w${n} error (${m.where}${m.partition === undefined ? '' : ` p${m.partition}`}): ${m.message}`);
+      if (cfg.verbose)
+        log(`w${n} error (${m.where}${m.partition === undefined ? '' : ` p${m.partition}`}): ${m.message}`);
     }
   });
   let stderr = '';
@@ -205,7 +212,9 @@ function startWorker(): WorkerProc {
   proc.once('exit', (code, signal) => {
     fleet.delete(id);
     if (!w.leaving && code !== 0 && signal !== 'SIGKILL') {
-      log(`w${n} exited unexpectedly (code ${code}, signal ${signal}): ${stderr.trim().split('\n').slice(-5).join(' | ')}`);
+      log(
+        `w${n} exited unexpectedly (code ${code}, signal ${signal}): ${stderr.trim().split('\n').slice(-5).join(' | ')}`,
+      );
     }
   });
   fleet.set(id, w);
@@ -249,12 +258,21 @@ async function waitReady(ws: WorkerProc[], timeoutMs: number): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Database and Redis
 
-const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 4, application_name: `${ns}-run`, connectionTimeoutMillis: 3000 });
+const pool = new pg.Pool({
+  connectionString: DATABASE_URL,
+  max: 4,
+  application_name: `${ns}-run`,
+  connectionTimeoutMillis: 3000,
+});
 pool.on('error', () => {}); // a terminated idle connection (restart) must not crash the run
 const t = recordTables(ns);
 
 /** A query that outlives a Postgres restart: retried for up to `forMs`. */
-async function query<R = Record<string, unknown>>(text: string, values?: unknown[], forMs = 60_000): Promise<R[]> {
+async function query<R = Record<string, unknown>>(
+  text: string,
+  values?: unknown[],
+  forMs = 60_000,
+): Promise<R[]> {
   const end = performance.now() + forMs;
   for (;;) {
     try {
@@ -299,7 +317,11 @@ interface Injected {
 const injected: Injected[] = [];
 const pendingFaultWork = new Set<Promise<unknown>>();
 
-async function recordFault(f: PlannedFault, victim: WorkerProc | undefined, detail: Record<string, unknown>): Promise<number[]> {
+async function recordFault(
+  f: PlannedFault,
+  victim: WorkerProc | undefined,
+  detail: Record<string, unknown>,
+): Promise<number[]> {
   const parts = `${ns}.${TABLE_PREFIX}_partitions`;
   const rows = await query<{ partitions: number[] }>(
     `INSERT INTO ${t.faults} (id, kind, victim, victim_pid, at, partitions, detail)
@@ -377,7 +399,9 @@ async function ensurePostgresRunning(): Promise<void> {
   } catch {
     const [version, name] = clusterOfRun ?? ['15', 'main'];
     log(`Postgres is down: starting cluster ${version}/${name}`);
-    await execFileAsync('pg_ctlcluster', ['--skip-systemctl-redirect', version, name, 'start']).catch((e: Error) => log(`start failed: ${e.message}`));
+    await execFileAsync('pg_ctlcluster', ['--skip-systemctl-redirect', version, name, 'start']).catch(
+      (e: Error) => log(`start failed: ${e.message}`),
+    );
     await query('SELECT 1', [], 30_000);
   }
 }
@@ -389,10 +413,17 @@ async function inject(f: PlannedFault): Promise<void> {
     const [version, name] = clusterOfRun;
     await recordFault(f, undefined, { cluster: `${version}/${name}` });
     const started = performance.now();
-    await execFileAsync('pg_ctlcluster', ['--skip-systemctl-redirect', version, name, 'restart'], { timeout: 60_000 });
+    await execFileAsync('pg_ctlcluster', ['--skip-systemctl-redirect', version, name, 'restart'], {
+      timeout: 60_000,
+    });
     await query('SELECT 1', [], 60_000);
     await endFault(f.id);
-    injected.push({ id: f.id, kind: f.kind, victim: null, note: `Postgres cluster ${version}/${name} restarted, accepting again after ${(performance.now() - started).toFixed(0)} ms` });
+    injected.push({
+      id: f.id,
+      kind: f.kind,
+      victim: null,
+      note: `Postgres cluster ${version}/${name} restarted, accepting again after ${(performance.now() - started).toFixed(0)} ms`,
+    });
     log(`#${f.id} ${injected.at(-1)!.note}`);
     return;
   }
@@ -409,7 +440,12 @@ async function inject(f: PlannedFault): Promise<void> {
       victim.proc.kill('SIGKILL');
       await victim.exited;
       startLater();
-      injected.push({ id: f.id, kind: f.kind, victim: victim.id, note: `${short} (${parts.length} partitions) SIGKILLed; a replacement starts in ${JOIN_DELAY_MS} ms` });
+      injected.push({
+        id: f.id,
+        kind: f.kind,
+        victim: victim.id,
+        note: `${short} (${parts.length} partitions) SIGKILLed; a replacement starts in ${JOIN_DELAY_MS} ms`,
+      });
       break;
     }
     case 'pause': {
@@ -424,7 +460,12 @@ async function inject(f: PlannedFault): Promise<void> {
       })();
       pendingFaultWork.add(resume);
       void resume.finally(() => pendingFaultWork.delete(resume));
-      injected.push({ id: f.id, kind: f.kind, victim: victim.id, note: `${short} (${parts.length} partitions) SIGSTOPped for ${f.durationMs} ms` });
+      injected.push({
+        id: f.id,
+        kind: f.kind,
+        victim: victim.id,
+        note: `${short} (${parts.length} partitions) SIGSTOPped for ${f.durationMs} ms`,
+      });
       break;
     }
     case 'pg-terminate': {
@@ -433,8 +474,16 @@ async function inject(f: PlannedFault): Promise<void> {
         `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = $1`,
         [victim.id],
       );
-      await query(`UPDATE ${t.faults} SET detail = detail || jsonb_build_object('connections', $2::int) WHERE id = $1`, [f.id, row?.n ?? 0]);
-      injected.push({ id: f.id, kind: f.kind, victim: victim.id, note: `${short} (${parts.length} partitions): ${row?.n ?? 0} Postgres connections terminated` });
+      await query(
+        `UPDATE ${t.faults} SET detail = detail || jsonb_build_object('connections', $2::int) WHERE id = $1`,
+        [f.id, row?.n ?? 0],
+      );
+      injected.push({
+        id: f.id,
+        kind: f.kind,
+        victim: victim.id,
+        note: `${short} (${parts.length} partitions): ${row?.n ?? 0} Postgres connections terminated`,
+      });
       break;
     }
     case 'redis-kill': {
@@ -442,12 +491,24 @@ async function inject(f: PlannedFault): Promise<void> {
       const list = (await redis.client('LIST')) as string;
       const ids = list
         .split('\n')
-        .map((line) => Object.fromEntries(line.split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])))
+        .map((line) =>
+          Object.fromEntries(
+            line.split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+          ),
+        )
         .filter((c) => c.name === `${victim.id}-shared` || (c.name ?? '').endsWith(`:w:${victim.id}`))
         .map((c) => c.id!);
       for (const id of ids) await redis.client('KILL', 'ID', id).catch(() => 0);
-      await query(`UPDATE ${t.faults} SET detail = detail || jsonb_build_object('connections', $2::int) WHERE id = $1`, [f.id, ids.length]);
-      injected.push({ id: f.id, kind: f.kind, victim: victim.id, note: `${short} (${parts.length} partitions): ${ids.length} Redis connections killed` });
+      await query(
+        `UPDATE ${t.faults} SET detail = detail || jsonb_build_object('connections', $2::int) WHERE id = $1`,
+        [f.id, ids.length],
+      );
+      injected.push({
+        id: f.id,
+        kind: f.kind,
+        victim: victim.id,
+        note: `${short} (${parts.length} partitions): ${ids.length} Redis connections killed`,
+      });
       break;
     }
     case 'graceful': {
@@ -496,14 +557,19 @@ async function produce(queue: PartitionedQueue, faultsEnd: () => number, state: 
       batch.map((j) => ({
         name: 'chaos',
         data: j,
-        opts: { partitionKey: j.key, attempts: 10, backoff: { type: 'fixed', delay: 100 }, removeOnComplete: true, removeOnFail: 1000 },
+        opts: {
+          partitionKey: j.key,
+          attempts: 10,
+          backoff: { type: 'fixed', delay: 100 },
+          removeOnComplete: true,
+          removeOnFail: 1000,
+        },
       })),
     );
-    await query(`INSERT INTO ${t.jobs} (key, seq, partition) SELECT * FROM unnest($1::text[], $2::int[], $3::int[])`, [
-      batch.map((j) => j.key),
-      batch.map((j) => j.seq),
-      batch.map((j) => queue.partitionFor(j.key)),
-    ]);
+    await query(
+      `INSERT INTO ${t.jobs} (key, seq, partition) SELECT * FROM unnest($1::text[], $2::int[], $3::int[])`,
+      [batch.map((j) => j.key), batch.map((j) => j.seq), batch.map((j) => queue.partitionFor(j.key))],
+    );
     state.count += n;
     const due = tickStart + tickMs;
     if (due > performance.now()) await sleep(due - performance.now());
@@ -540,7 +606,9 @@ async function main(): Promise<number> {
     `schedule (rerun with --seed ${cfg.seed}${cfg.restartPostgres ? ' --restart-postgres' : ''} --faults ${cfg.faults} --gap ${argv.gap}${argv.kinds ? ` --kinds ${argv.kinds}` : ''}):`,
   );
   for (const f of plan) {
-    console.log(`  #${String(f.id).padEnd(3)} +${(f.atMs / 1000).toFixed(1).padStart(5)}s  ${f.kind.padEnd(12)} pick ${f.pick.toFixed(3)}${f.durationMs ? `  for ${f.durationMs} ms` : ''}`);
+    console.log(
+      `  #${String(f.id).padEnd(3)} +${(f.atMs / 1000).toFixed(1).padStart(5)}s  ${f.kind.padEnd(12)} pick ${f.pick.toFixed(3)}${f.durationMs ? `  for ${f.durationMs} ms` : ''}`,
+    );
   }
 
   await cleanNamespace();
@@ -553,9 +621,16 @@ async function main(): Promise<number> {
   await waitReady(first, 90_000);
   log(`${first.length} workers ready (pids ${first.map((w) => w.proc.pid).join(' ')})`);
 
-  const producerRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: null, connectionName: `${ns}-producer` });
+  const producerRedis = new Redis(REDIS_URL, {
+    maxRetriesPerRequest: null,
+    connectionName: `${ns}-producer`,
+  });
   producerRedis.on('error', () => {});
-  const queue = new PartitionedQueue('chaos', { partitions: cfg.partitions, connection: producerRedis, prefix: ns });
+  const queue = new PartitionedQueue('chaos', {
+    partitions: cfg.partitions,
+    connection: producerRedis,
+    prefix: ns,
+  });
   // The gaps of the schedule run from the end of one injection (a graceful stop takes a while) to
   // the next; production is spread over the whole fault phase so that every fault meets work.
   const lastFaultMs = plan.at(-1)?.atMs ?? 0;
@@ -593,7 +668,9 @@ async function main(): Promise<number> {
     const left = await remaining();
     if (performance.now() - lastProgress > 5000) {
       lastProgress = performance.now();
-      const owners = [...fleet.values()].sort((a, b) => a.n - b.n).map((w) => `w${w.n}${w.paused ? '(stopped)' : w.ready ? '' : '(starting)'}:${w.partitions.length}`);
+      const owners = [...fleet.values()]
+        .sort((a, b) => a.n - b.n)
+        .map((w) => `w${w.n}${w.paused ? '(stopped)' : w.ready ? '' : '(starting)'}:${w.partitions.length}`);
       log(`produced ${produced.count}/${cfg.jobs}, waiting for ${left}; fleet ${owners.join(' ')}`);
     }
     if (produced.done && faultsDone) {
@@ -611,7 +688,9 @@ async function main(): Promise<number> {
   // Let workers that are still starting finish, so every stop below is a graceful one.
   await waitReady([...fleet.values()], 60_000).catch((e: Error) => log(e.message));
   log('stopping the fleet');
-  const unclean = (await Promise.all([...fleet.values()].map((w) => stopWorker(w)))).filter((ok) => !ok).length;
+  const unclean = (await Promise.all([...fleet.values()].map((w) => stopWorker(w)))).filter(
+    (ok) => !ok,
+  ).length;
   await queue.close();
   await producerRedis.quit();
   if (cfg.restartPostgres) await ensurePostgresRunning();
@@ -633,7 +712,8 @@ async function main(): Promise<number> {
     }),
   );
   const ok = report.violations.length === 0 && injected.length === plan.length;
-  if (injected.length < plan.length) console.log(`only ${injected.length} of ${plan.length} faults were injected`);
+  if (injected.length < plan.length)
+    console.log(`only ${injected.length} of ${plan.length} faults were injected`);
   return ok ? 0 : 1;
 }
 
@@ -647,7 +727,10 @@ try {
   cleaningUp = true;
   killFleet();
   if (cfg.restartPostgres) await ensurePostgresRunning().catch(() => undefined);
-  if (cfg.keep) console.log(`kept schema and Redis prefix ${ns}: npx tsx chaos/oracle.ts --schema ${ns} --ttl ${cfg.ttl}`);
+  if (cfg.keep)
+    console.log(
+      `kept schema and Redis prefix ${ns}: npx tsx chaos/oracle.ts --schema ${ns} --ttl ${cfg.ttl}`,
+    );
   else await cleanNamespace().catch((e: Error) => console.error(`cleanup of ${ns} failed: ${e.message}`));
   await redis.quit().catch(() => undefined);
   await pool.end().catch(() => undefined);

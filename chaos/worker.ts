@@ -22,7 +22,8 @@ const LEASE = 'chaos';
 const TABLE_PREFIX = 'db_leases';
 const jobMs = Number(env.CHAOS_JOB_MS ?? 0);
 
-const out = (type: string, data: Record<string, unknown> = {}) => process.stdout.write(`${JSON.stringify({ type, id, pid: process.pid, ...data })}\n`);
+const out = (type: string, data: Record<string, unknown> = {}) =>
+  process.stdout.write(`${JSON.stringify({ type, id, pid: process.pid, ...data })}\n`);
 let errors = 0;
 const reportError = (where: string, error: Error, partition?: number) => {
   // A fault produces bursts of the same error: count them all, print the first few.
@@ -30,7 +31,12 @@ const reportError = (where: string, error: Error, partition?: number) => {
 };
 
 // One pool for the lease client and the side effects, named so the run can find its connections.
-const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 5, application_name: id, connectionTimeoutMillis: 2000 });
+const pool = new pg.Pool({
+  connectionString: env.DATABASE_URL,
+  max: 5,
+  application_name: id,
+  connectionTimeoutMillis: 2000,
+});
 pool.on('error', (e) => reportError('pool', e));
 const client = await createClient(pool, id, {
   schema,
@@ -44,7 +50,9 @@ client.on('error', (e) => reportError('client', e));
 
 // The host clock as the database sees it: start times are stored in database time.
 const t0 = Date.now();
-const { rows } = await pool.query<{ now: number }>('SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now');
+const { rows } = await pool.query<{ now: number }>(
+  'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now',
+);
 const offset = Number(rows[0]!.now) - (t0 + Date.now()) / 2;
 const dbNow = () => Date.now() + offset;
 
@@ -70,7 +78,18 @@ const worker = new PartitionedWorker<Data, number>(
     if (jobMs > 0) await sleep(jobMs);
     // The side effect. It deliberately ignores the job's AbortSignal, as a careless processor would:
     // the fence, not the signal, is what keeps a stale owner's write out.
-    const values = [LEASE, partition, epoch, id, job.data.key, job.data.seq, process.pid, job.id ?? null, job.attemptsStarted, startedAt];
+    const values = [
+      LEASE,
+      partition,
+      epoch,
+      id,
+      job.data.key,
+      job.data.seq,
+      process.pid,
+      job.id ?? null,
+      job.attemptsStarted,
+      startedAt,
+    ];
     for (let attempt = 1; ; attempt++) {
       try {
         const res = await pool.query<{ accepted: number }>(fenced, values);

@@ -12,7 +12,9 @@ import pg from 'pg';
 import { createClient } from 'dbleases';
 
 const id = process.argv[2] ?? `busy-loop-${process.pid}`;
-const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' });
+const pool = new pg.Pool({
+  connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+});
 pool.on('error', (error) => console.error(`${id} idle connection error: ${error.message}`));
 
 const client = await createClient(pool, id, {

@@ -34,8 +34,19 @@ export interface AppOptions {
   queuesPath?: string;
 }
 
-export async function createApp(options: AppOptions): Promise<{ app: Express; dashboard: Dashboard; queue: PartitionedQueue }> {
-  const { pool, redis, name, partitions, schema = 'public', prefix = 'bull', leasesPath = '/leases', queuesPath = '/queues' } = options;
+export async function createApp(
+  options: AppOptions,
+): Promise<{ app: Express; dashboard: Dashboard; queue: PartitionedQueue }> {
+  const {
+    pool,
+    redis,
+    name,
+    partitions,
+    schema = 'public',
+    prefix = 'bull',
+    leasesPath = '/leases',
+    queuesPath = '/queues',
+  } = options;
   // The dashboard reads the lease tables: make sure they exist even before the first worker starts.
   await migrate(toDbPort(pool), { schema, tablePrefix: 'db_leases', timeoutMs: 10_000 });
 
@@ -45,9 +56,17 @@ export async function createApp(options: AppOptions): Promise<{ app: Express; da
   const board = new ExpressAdapter();
   board.setBasePath(queuesPath);
   createBullBoard({
-    queues: Array.from({ length: partitions }, (_, p) => new BullMQAdapter(queue.queue(p), { readOnlyMode: true })),
+    queues: Array.from(
+      { length: partitions },
+      (_, p) => new BullMQAdapter(queue.queue(p), { readOnlyMode: true }),
+    ),
     serverAdapter: board,
-    options: { uiConfig: { boardTitle: `${name} partitions`, miscLinks: [{ text: 'Partition owners', url: `${leasesPath}/` }] } },
+    options: {
+      uiConfig: {
+        boardTitle: `${name} partitions`,
+        miscLinks: [{ text: 'Partition owners', url: `${leasesPath}/` }],
+      },
+    },
   });
 
   const dashboard = createDashboard({
@@ -65,7 +84,9 @@ export async function createApp(options: AppOptions): Promise<{ app: Express; da
 }
 
 async function main(): Promise<void> {
-  const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' });
+  const pool = new pg.Pool({
+    connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  });
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
   const { app, dashboard, queue } = await createApp({ pool, redis, name: 'orders', partitions: 16 });
   const server = app.listen(3000, '127.0.0.1', () => {

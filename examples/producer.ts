@@ -21,15 +21,26 @@ const timer = setInterval(() => {
   const jobs = customers.map((customer) => ({
     name: 'charge',
     data: { customer, seq: seq++ },
-    opts: { partitionKey: customer, attempts: 3, backoff: { type: 'exponential', delay: 200 }, removeOnComplete: 1000 },
+    opts: {
+      partitionKey: customer,
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 200 },
+      removeOnComplete: 1000,
+    },
   }));
   queue.addBulk(jobs).then(
-    () => console.log(`enqueued ${jobs.length} orders (up to #${seq - 1}); customer-0 → partition ${queue.partitionFor('customer-0')} (${queue.queueName(queue.partitionFor('customer-0'))})`),
+    () =>
+      console.log(
+        `enqueued ${jobs.length} orders (up to #${seq - 1}); customer-0 → partition ${queue.partitionFor('customer-0')} (${queue.queueName(queue.partitionFor('customer-0'))})`,
+      ),
     (error: Error) => console.error(`enqueue failed: ${error.message}`),
   );
 }, 1_000);
 
 process.on('SIGINT', () => {
   clearInterval(timer);
-  void queue.close().then(() => redis.quit()).then(() => process.exit(0));
+  void queue
+    .close()
+    .then(() => redis.quit())
+    .then(() => process.exit(0));
 });

@@ -14,7 +14,9 @@ import { createClient } from 'dbleases';
 import { jobPartition, PartitionedWorker } from 'dbleases/bullmq';
 
 const id = process.argv[2] ?? `worker-${process.pid}`;
-const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' });
+const pool = new pg.Pool({
+  connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+});
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
 
 const schema = process.env.DBLEASES_SCHEMA ?? 'public';
@@ -33,10 +35,22 @@ const worker = new PartitionedWorker<{ customer: string; seq: number }, void>(
   { client, partitions: 16, connection: redis, prefix },
 );
 
-worker.on('assigned', (partitions) => console.log(`${id} + started ${partitions.join(',')} → owns [${worker.partitions().join(',')}]`));
-worker.on('revoked', ({ partitions, reason }) => console.log(`${id} - stopped ${partitions.join(',')} (${reason}) → owns [${worker.partitions().join(',')}]`));
-worker.on('recovered', ({ partition, jobIds }) => console.log(`${id} recovered jobs ${jobIds.join(',')} of p${partition} from a crashed owner`));
-worker.on('failed', (job, error, partition, willRetry) => console.log(`${id} job ${job?.id} of p${partition} failed: ${error.message}${willRetry ? ' (retrying in place)' : ''}`));
+worker.on('assigned', (partitions) =>
+  console.log(`${id} + started ${partitions.join(',')} → owns [${worker.partitions().join(',')}]`),
+);
+worker.on('revoked', ({ partitions, reason }) =>
+  console.log(
+    `${id} - stopped ${partitions.join(',')} (${reason}) → owns [${worker.partitions().join(',')}]`,
+  ),
+);
+worker.on('recovered', ({ partition, jobIds }) =>
+  console.log(`${id} recovered jobs ${jobIds.join(',')} of p${partition} from a crashed owner`),
+);
+worker.on('failed', (job, error, partition, willRetry) =>
+  console.log(
+    `${id} job ${job?.id} of p${partition} failed: ${error.message}${willRetry ? ' (retrying in place)' : ''}`,
+  ),
+);
 worker.on('error', (error) => console.error(`${id} error: ${error.message}`));
 await worker.waitUntilReady();
 console.log(`${id} ready`);

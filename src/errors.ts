@@ -27,7 +27,8 @@ export class DbleasesError extends Error {
 /** Describes a value for an error message: `` `500` (number) ``. */
 export function describe(value: unknown): string {
   let shown: string;
-  if (typeof value === 'string') shown = JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  if (typeof value === 'string')
+    shown = JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
   else if (typeof value === 'bigint') shown = `${value}n`;
   else if (typeof value === 'function') shown = 'function';
   else {
@@ -46,9 +47,15 @@ export function describe(value: unknown): string {
 
 /** `Expected \`ttl\` to be an integer ≥ 1000 ms, got \`500\` (number)` */
 export function invalidOption(name: string, expected: string, value: unknown): DbleasesError {
-  return new DbleasesError('INVALID_OPTION', `Expected \`${name}\` to be ${expected}, got ${describe(value)}`);
+  return new DbleasesError(
+    'INVALID_OPTION',
+    `Expected \`${name}\` to be ${expected}, got ${describe(value)}`,
+  );
 }
 
 export function invalidArgument(name: string, expected: string, value: unknown): DbleasesError {
-  return new DbleasesError('INVALID_ARGUMENT', `Expected \`${name}\` to be ${expected}, got ${describe(value)}`);
+  return new DbleasesError(
+    'INVALID_ARGUMENT',
+    `Expected \`${name}\` to be ${expected}, got ${describe(value)}`,
+  );
 }

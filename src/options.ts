@@ -88,7 +88,11 @@ const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 function resolveLogger(value: unknown): Logger {
   if (value === undefined || value === false) return silent;
   const v = value as Record<string, unknown>;
-  if (typeof value === 'object' && value !== null && ['debug', 'info', 'warn', 'error'].every((k) => typeof v[k] === 'function')) {
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    ['debug', 'info', 'warn', 'error'].every((k) => typeof v[k] === 'function')
+  ) {
     return value as Logger;
   }
   throw invalidOption('logger', 'an object with debug, info, warn and error methods, or false', value);
@@ -99,13 +103,24 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
   if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an object', options);
   const known = new Set(Object.keys(DEFAULTS));
   for (const key of Object.keys(options)) {
-    if (!known.has(key)) throw invalidOption(key, `one of the known options (${[...known].join(', ')})`, (options as Record<string, unknown>)[key]);
+    if (!known.has(key))
+      throw invalidOption(
+        key,
+        `one of the known options (${[...known].join(', ')})`,
+        (options as Record<string, unknown>)[key],
+      );
   }
   // Only `undefined` means "use the default": an explicit null is a mistake worth reporting.
-  const pick = <K extends keyof ClientOptions>(key: K): unknown => (options[key] === undefined ? DEFAULTS[key] : options[key]);
+  const pick = <K extends keyof ClientOptions>(key: K): unknown =>
+    options[key] === undefined ? DEFAULTS[key] : options[key];
   const ttl = integerIn('ttl', pick('ttl'), 1_000, 3_600_000, ' ms');
   const heartbeat = pick('heartbeat');
-  if (typeof heartbeat !== 'number' || !Number.isInteger(heartbeat) || heartbeat < 50 || heartbeat * 2 > ttl) {
+  if (
+    typeof heartbeat !== 'number' ||
+    !Number.isInteger(heartbeat) ||
+    heartbeat < 50 ||
+    heartbeat * 2 > ttl
+  ) {
     throw invalidOption(
       'heartbeat',
       `an integer from 50 ms to half the ttl (${Math.floor(ttl / 2)} ms for ttl ${ttl}), so that a late renewal still lands before the ttl runs out`,
@@ -115,7 +130,8 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
   const notify = pick('notify');
   if (typeof notify !== 'boolean') throw invalidOption('notify', 'a boolean', notify);
   const info = pick('info');
-  if (typeof info !== 'object' || info === null || Array.isArray(info)) throw invalidOption('info', 'a plain object', info);
+  if (typeof info !== 'object' || info === null || Array.isArray(info))
+    throw invalidOption('info', 'a plain object', info);
   return {
     ttl,
     heartbeat,
@@ -146,7 +162,11 @@ export function validateClientId(value: unknown): string {
     value.length > MAX_CLIENT_ID_LENGTH ||
     hasControlCharacter(value)
   ) {
-    throw invalidArgument('clientId', `a string of 1 to ${MAX_CLIENT_ID_LENGTH} characters without control characters`, value);
+    throw invalidArgument(
+      'clientId',
+      `a string of 1 to ${MAX_CLIENT_ID_LENGTH} characters without control characters`,
+      value,
+    );
   }
   return value;
 }

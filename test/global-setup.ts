@@ -22,7 +22,8 @@ export default async function setup(): Promise<void> {
   process.env.DATABASE_URL ??= DEFAULT_DATABASE_URL;
   process.env.REDIS_URL ??= DEFAULT_REDIS_URL;
   const missing: string[] = [];
-  if (!(await reachable(process.env.DATABASE_URL, 5432))) missing.push(`Postgres at ${process.env.DATABASE_URL}`);
+  if (!(await reachable(process.env.DATABASE_URL, 5432)))
+    missing.push(`Postgres at ${process.env.DATABASE_URL}`);
   if (!(await reachable(process.env.REDIS_URL, 6379))) missing.push(`Redis at ${process.env.REDIS_URL}`);
   if (missing.length > 0) {
     throw new Error(

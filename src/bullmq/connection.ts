@@ -22,7 +22,11 @@ function isClient(value: unknown): value is Redis | Cluster {
  * have `maxRetriesPerRequest: null` (BullMQ's requirement): we check it up front with a clear error.
  * From options, a producer's client gets `maxRetriesPerRequest: 3` unless the options set one.
  */
-export function resolveConnection(connection: unknown, forWorker: boolean, onError?: (error: Error) => void): SharedConnection {
+export function resolveConnection(
+  connection: unknown,
+  forWorker: boolean,
+  onError?: (error: Error) => void,
+): SharedConnection {
   if (isClient(connection)) {
     if (forWorker) {
       const retries =
@@ -30,7 +34,11 @@ export function resolveConnection(connection: unknown, forWorker: boolean, onErr
           ? connection.options.redisOptions?.maxRetriesPerRequest
           : connection.options.maxRetriesPerRequest;
       if (retries !== null) {
-        throw invalidOption('connection.options.maxRetriesPerRequest', 'null for a worker connection (BullMQ needs it)', retries);
+        throw invalidOption(
+          'connection.options.maxRetriesPerRequest',
+          'null for a worker connection (BullMQ needs it)',
+          retries,
+        );
       }
     }
     return { client: connection, owned: false };
@@ -41,7 +49,11 @@ export function resolveConnection(connection: unknown, forWorker: boolean, onErr
   const options = connection as RedisOptions;
   // A worker's connection must retry forever (BullMQ); a producer's fails a command after a few
   // reconnect attempts, so add() rejects instead of waiting for Redis forever.
-  const maxRetriesPerRequest = forWorker ? null : options.maxRetriesPerRequest === undefined ? PRODUCER_RETRIES : options.maxRetriesPerRequest;
+  const maxRetriesPerRequest = forWorker
+    ? null
+    : options.maxRetriesPerRequest === undefined
+      ? PRODUCER_RETRIES
+      : options.maxRetriesPerRequest;
   const client = new Redis({ ...options, maxRetriesPerRequest });
   // Our own client: its connection errors must not reach ioredis' "Unhandled error event" print.
   // Commands that fail reject their caller; `onError` also sees every connection error.

@@ -19,6 +19,7 @@ export function checkOrderedJobOptions(opts: object | undefined, where: string):
   if (opts === undefined) return;
   const o = opts as { delay?: unknown; priority?: unknown; lifo?: unknown };
   if (o.delay !== undefined && o.delay !== 0) refuse(where, 'delay', o.delay, '`delay: 0` or no delay');
-  if (o.priority !== undefined && o.priority !== 0) refuse(where, 'priority', o.priority, '`priority: 0` or no priority');
+  if (o.priority !== undefined && o.priority !== 0)
+    refuse(where, 'priority', o.priority, '`priority: 0` or no priority');
   if (o.lifo !== undefined && o.lifo !== false) refuse(where, 'lifo', o.lifo, '`lifo: false` or no lifo');
 }

@@ -12,14 +12,20 @@ export function checkBaseName(name: unknown): string {
 }
 
 export function checkPartitions(partitions: unknown): number {
-  if (typeof partitions !== 'number' || !Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+  if (
+    typeof partitions !== 'number' ||
+    !Number.isInteger(partitions) ||
+    partitions < 1 ||
+    partitions > MAX_PARTITIONS
+  ) {
     throw invalidOption('partitions', `an integer from 1 to ${MAX_PARTITIONS}`, partitions);
   }
   return partitions;
 }
 
 export function checkPrefix(prefix: unknown): string {
-  if (typeof prefix !== 'string' || prefix.length === 0) throw invalidOption('prefix', 'a non-empty string', prefix);
+  if (typeof prefix !== 'string' || prefix.length === 0)
+    throw invalidOption('prefix', 'a non-empty string', prefix);
   return prefix;
 }
 
@@ -37,7 +43,12 @@ export function partitionCountKey(prefix: string, name: string): string {
 }
 
 export function checkPartitionIndex(partition: unknown, partitions: number): number {
-  if (typeof partition !== 'number' || !Number.isInteger(partition) || partition < 0 || partition >= partitions) {
+  if (
+    typeof partition !== 'number' ||
+    !Number.isInteger(partition) ||
+    partition < 0 ||
+    partition >= partitions
+  ) {
     throw invalidArgument('partition', `an integer from 0 to ${partitions - 1}`, partition);
   }
   return partition;

@@ -25,14 +25,24 @@ export async function ensurePartitionCount(
       redis.call('SET', key, String(partitions), 'NX', 'GET'),
       new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(new DbleasesError('REDIS_UNREACHABLE', `Could not check the partition count of \`${name}\` in Redis: no answer within ${timeoutMs} ms (\`readyTimeout\`)`)),
+          () =>
+            reject(
+              new DbleasesError(
+                'REDIS_UNREACHABLE',
+                `Could not check the partition count of \`${name}\` in Redis: no answer within ${timeoutMs} ms (\`readyTimeout\`)`,
+              ),
+            ),
           timeoutMs,
         );
       }),
     ]);
   } catch (error) {
     if (error instanceof DbleasesError) throw error;
-    throw new DbleasesError('REDIS_UNREACHABLE', `Could not check the partition count of \`${name}\` in Redis`, { cause: error });
+    throw new DbleasesError(
+      'REDIS_UNREACHABLE',
+      `Could not check the partition count of \`${name}\` in Redis`,
+      { cause: error },
+    );
   } finally {
     clearTimeout(timer);
   }
@@ -42,6 +52,10 @@ export async function ensurePartitionCount(
 }
 
 /** Forgets the recorded count (step of the drain-and-switch procedure). */
-export async function forgetPartitionCount(redis: Redis | Cluster, prefix: string, name: string): Promise<void> {
+export async function forgetPartitionCount(
+  redis: Redis | Cluster,
+  prefix: string,
+  name: string,
+): Promise<void> {
   await redis.del(partitionCountKey(prefix, name));
 }

@@ -1,10 +1,22 @@
 import { Cluster } from 'ioredis';
 import { Job, Queue, type BulkJobOptions, type JobJson, type JobsOptions, type JobType } from 'bullmq';
 import { type DbleasesError, invalidArgument, invalidOption } from '../errors.js';
-import { type ConnectionInput, releaseConnection, resolveConnection, type SharedConnection } from './connection.js';
+import {
+  type ConnectionInput,
+  releaseConnection,
+  resolveConnection,
+  type SharedConnection,
+} from './connection.js';
 import { partitionOf, type PartitionKey } from './hash.js';
 import { checkOrderedJobOptions } from './job-options.js';
-import { checkBaseName, checkBoolean, checkPartitionIndex, checkPartitions, checkPrefix, partitionQueueName } from './names.js';
+import {
+  checkBaseName,
+  checkBoolean,
+  checkPartitionIndex,
+  checkPartitions,
+  checkPrefix,
+  partitionQueueName,
+} from './names.js';
 import { DEFAULT_READY_TIMEOUT, ensurePartitionCount, forgetPartitionCount } from './partition-count.js';
 
 /** Jobs per pipeline before it is sent (at a partition-group boundary) in `addBulk`. */
@@ -20,9 +32,13 @@ interface Group<DataType, NameType extends string> {
  * BullMQ job options from ours in one copy: `defaults` (if any) overridden by `opts` without
  * `partitionKey`, and `jobId` set as `Queue.addBulk` does.
  */
-function jobOptions(defaults: JobsOptions | undefined, opts: PartitionedBulkJobOptions): BulkJobOptions & { jobId?: string } {
+function jobOptions(
+  defaults: JobsOptions | undefined,
+  opts: PartitionedBulkJobOptions,
+): BulkJobOptions & { jobId?: string } {
   const merged: Record<string, unknown> = defaults === undefined ? {} : { ...defaults };
-  for (const key in opts) if (key !== 'partitionKey') merged[key] = (opts as unknown as Record<string, unknown>)[key];
+  for (const key in opts)
+    if (key !== 'partitionKey') merged[key] = (opts as unknown as Record<string, unknown>)[key];
   merged.jobId = opts.jobId;
   return merged as BulkJobOptions & { jobId?: string };
 }
@@ -99,7 +115,8 @@ export class PartitionedQueue<DataType = unknown, ResultType = unknown, NameType
   #closing: Promise<void> | undefined;
 
   constructor(name: string, options: PartitionedQueueOptions) {
-    if (options === null || typeof options !== 'object') throw invalidArgument('options', 'an object', options);
+    if (options === null || typeof options !== 'object')
+      throw invalidArgument('options', 'an object', options);
     this.name = checkBaseName(name);
     this.partitions = checkPartitions(options.partitions);
     this.prefix = options.prefix === undefined ? 'bull' : checkPrefix(options.prefix);
@@ -115,7 +132,8 @@ export class PartitionedQueue<DataType = unknown, ResultType = unknown, NameType
     }
     this.#readyTimeout = readyTimeout;
     const maxLen = options.maxLenEvents ?? Math.max(100, Math.ceil(10_000 / this.partitions));
-    if (typeof maxLen !== 'number' || !Number.isInteger(maxLen) || maxLen < 1) throw invalidOption('maxLenEvents', 'an integer ≥ 1', maxLen);
+    if (typeof maxLen !== 'number' || !Number.isInteger(maxLen) || maxLen < 1)
+      throw invalidOption('maxLenEvents', 'an integer ≥ 1', maxLen);
     this.#maxLenEvents = maxLen;
     this.#connection = resolveConnection(options.connection, false);
   }
@@ -153,19 +171,31 @@ export class PartitionedQueue<DataType = unknown, ResultType = unknown, NameType
   /** Resolves once the partition count is recorded or checked; rejects with `PARTITION_COUNT_MISMATCH`. */
   waitUntilReady(): Promise<void> {
     if (this.#ready === undefined) {
-      const ready = ensurePartitionCount(this.#connection.client, this.prefix, this.name, this.partitions, this.#readyTimeout);
+      const ready = ensurePartitionCount(
+        this.#connection.client,
+        this.prefix,
+        this.name,
+        this.partitions,
+        this.#readyTimeout,
+      );
       this.#ready = ready;
       // A Redis failure is not final: the next call checks again. A mismatch is.
       ready.catch((error: unknown) => {
-        if ((error as DbleasesError).code === 'REDIS_UNREACHABLE' && this.#ready === ready) this.#ready = undefined;
+        if ((error as DbleasesError).code === 'REDIS_UNREACHABLE' && this.#ready === ready)
+          this.#ready = undefined;
       });
     }
     return this.#ready;
   }
 
   /** Adds one job to the partition of `opts.partitionKey`. */
-  async add(name: NameType, data: DataType, opts: PartitionedJobOptions): Promise<Job<DataType, ResultType, NameType>> {
-    if (opts === null || typeof opts !== 'object') throw invalidArgument('opts', 'an object with a `partitionKey`', opts);
+  async add(
+    name: NameType,
+    data: DataType,
+    opts: PartitionedJobOptions,
+  ): Promise<Job<DataType, ResultType, NameType>> {
+    if (opts === null || typeof opts !== 'object')
+      throw invalidArgument('opts', 'an object with a `partitionKey`', opts);
     const { partitionKey, ...jobOptions } = opts;
     const partition = partitionOf(partitionKey, this.partitions);
     if (this.ordered) checkOrderedJobOptions(jobOptions, 'opts');
@@ -181,7 +211,9 @@ export class PartitionedQueue<DataType = unknown, ResultType = unknown, NameType
    * `addBulk` this is not a transaction: on a Redis error some jobs may have been added. Returns
    * jobs in input order.
    */
-  async addBulk(jobs: PartitionedBulkJob<DataType, NameType>[]): Promise<Job<DataType, ResultType, NameType>[]> {
+  async addBulk(
+    jobs: PartitionedBulkJob<DataType, NameType>[],
+  ): Promise<Job<DataType, ResultType, NameType>[]> {
     if (!Array.isArray(jobs)) throw invalidArgument('jobs', 'an array', jobs);
     const groups = new Map<number, Group<DataType, NameType>>();
     for (let i = 0; i < jobs.length; i++) {
@@ -206,8 +238,11 @@ export class PartitionedQueue<DataType = unknown, ResultType = unknown, NameType
       // A cluster pipeline must stay within one slot: one pipeline per partition queue.
       await Promise.all(
         [...groups].map(async ([partition, group]) => {
-          const added = await this.queue(partition).addBulk(group.jobs.map(({ name, data, opts }) => ({ name, data, opts: jobOptions(undefined, opts) })));
-          for (let k = 0; k < added.length; k++) result[group.index[k]!] = added[k] as Job<DataType, ResultType, NameType>;
+          const added = await this.queue(partition).addBulk(
+            group.jobs.map(({ name, data, opts }) => ({ name, data, opts: jobOptions(undefined, opts) })),
+          );
+          for (let k = 0; k < added.length; k++)
+            result[group.index[k]!] = added[k] as Job<DataType, ResultType, NameType>;
         }),
       );
       return result;
@@ -258,7 +293,8 @@ export class PartitionedQueue<DataType = unknown, ResultType = unknown, NameType
         carried = [];
       }
     }
-    if (carried.length > 0) sent.push({ exec: pipeline.exec() as Promise<Array<[Error | null, unknown]> | null>, jobs: carried });
+    if (carried.length > 0)
+      sent.push({ exec: pipeline.exec() as Promise<Array<[Error | null, unknown]> | null>, jobs: carried });
     const outcomes = await Promise.all(sent.map((s) => s.exec));
     outcomes.forEach((replies, i) => {
       const jobs = sent[i]!.jobs;
@@ -282,7 +318,9 @@ export class PartitionedQueue<DataType = unknown, ResultType = unknown, NameType
 
   /** Sum of BullMQ job counts over all partitions (e.g. to see that a queue drained). */
   async getJobCounts(...types: JobType[]): Promise<Record<string, number>> {
-    const all = await Promise.all(Array.from({ length: this.partitions }, (_, p) => this.queue(p).getJobCounts(...types)));
+    const all = await Promise.all(
+      Array.from({ length: this.partitions }, (_, p) => this.queue(p).getJobCounts(...types)),
+    );
     const sum: Record<string, number> = {};
     for (const counts of all) for (const [k, v] of Object.entries(counts)) sum[k] = (sum[k] ?? 0) + v;
     return sum;

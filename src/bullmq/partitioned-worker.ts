@@ -1,8 +1,21 @@
-import { Backoffs, type Job, type Processor, RATE_LIMIT_ERROR, WaitingError, Worker, type WorkerOptions } from 'bullmq';
+import {
+  Backoffs,
+  type Job,
+  type Processor,
+  RATE_LIMIT_ERROR,
+  WaitingError,
+  Worker,
+  type WorkerOptions,
+} from 'bullmq';
 import { DbleasesError, invalidArgument, invalidOption } from '../errors.js';
 import { TypedEmitter } from '../lease/emitter.js';
 import type { ClientHandle, LeaseHandle, RevokeContext, RevokeReason } from '../lease/types.js';
-import { type ConnectionInput, releaseConnection, resolveConnection, type SharedConnection } from './connection.js';
+import {
+  type ConnectionInput,
+  releaseConnection,
+  resolveConnection,
+  type SharedConnection,
+} from './connection.js';
 import { setJobPartition } from './job-context.js';
 import { checkBaseName, checkBoolean, checkPartitions, checkPrefix, partitionQueueName } from './names.js';
 import { DEFAULT_READY_TIMEOUT, ensurePartitionCount } from './partition-count.js';
@@ -83,7 +96,12 @@ export interface PartitionedWorkerEvents<DataType, ResultType, NameType extends 
   revoked: (info: { partitions: number[]; reason: RevokeReason }) => void;
   completed: (job: Job<DataType, ResultType, NameType>, result: ResultType, partition: number) => void;
   /** A job attempt failed; `willRetry` when another attempt follows (in place when ordered). */
-  failed: (job: Job<DataType, ResultType, NameType> | undefined, error: Error, partition: number, willRetry: boolean) => void;
+  failed: (
+    job: Job<DataType, ResultType, NameType> | undefined,
+    error: Error,
+    partition: number,
+    willRetry: boolean,
+  ) => void;
   /** Jobs left active by the previous owner, put back at the head of the partition on takeover. */
   recovered: (info: { partition: number; jobIds: string[] }) => void;
   /** Background failures (Redis, lease, Worker). Never thrown: attach a listener. */
@@ -108,7 +126,13 @@ interface Slot {
   readonly idle: Set<() => void>;
 }
 
-const SPECIAL_ERRORS = new Set(['UnrecoverableError', 'RateLimitError', 'DelayedError', 'WaitingError', 'WaitingChildrenError']);
+const SPECIAL_ERRORS = new Set([
+  'UnrecoverableError',
+  'RateLimitError',
+  'DelayedError',
+  'WaitingError',
+  'WaitingChildrenError',
+]);
 const RETRY_START_DELAY_MS = 1_000;
 const RUN_RETRY_DELAY_MS = 1_000;
 const STALLED_INTERVAL_MS = 30_000;
@@ -117,7 +141,8 @@ const DEFAULT_TTL = 6_000;
 
 function positiveInt(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw invalidOption(name, 'an integer ≥ 1', value);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+    throw invalidOption(name, 'an integer ≥ 1', value);
   return value;
 }
 
@@ -145,9 +170,11 @@ function asError(value: unknown): Error {
  * finished) inside the lease's awaited revoke step, so the next owner starts only after this one
  * stopped.
  */
-export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameType extends string = string> extends TypedEmitter<
-  PartitionedWorkerEvents<DataType, ResultType, NameType>
-> {
+export class PartitionedWorker<
+  DataType = unknown,
+  ResultType = unknown,
+  NameType extends string = string,
+> extends TypedEmitter<PartitionedWorkerEvents<DataType, ResultType, NameType>> {
   readonly name: string;
   readonly size: number;
   readonly prefix: string;
@@ -169,11 +196,17 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
   #closing: Promise<void> | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(name: string, processor: Processor<DataType, ResultType, NameType>, options: PartitionedWorkerOptions) {
+  constructor(
+    name: string,
+    processor: Processor<DataType, ResultType, NameType>,
+    options: PartitionedWorkerOptions,
+  ) {
     super();
     this.name = checkBaseName(name);
-    if (typeof processor !== 'function') throw invalidArgument('processor', 'a function (job, token, signal) => Promise', processor);
-    if (options === null || typeof options !== 'object') throw invalidArgument('options', 'an object', options);
+    if (typeof processor !== 'function')
+      throw invalidArgument('processor', 'a function (job, token, signal) => Promise', processor);
+    if (options === null || typeof options !== 'object')
+      throw invalidArgument('options', 'an object', options);
     const {
       client,
       partitions,
@@ -197,10 +230,25 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
     this.cluster = checkBoolean('cluster', cluster, false);
     const perPartition = positiveInt('concurrency', concurrency, 1);
     if (this.ordered && perPartition !== 1) {
-      throw invalidOption('concurrency', '1 when `ordered` is true (set `ordered: false` for more)', concurrency);
+      throw invalidOption(
+        'concurrency',
+        '1 when `ordered` is true (set `ordered: false` for more)',
+        concurrency,
+      );
     }
-    for (const managed of ['autorun', 'name', 'skipStalledCheck', 'skipLockRenewal', 'useWorkerThreads'] as const) {
-      if (managed in options) throw invalidOption(managed, 'unset: PartitionedWorker manages it', (options as unknown as Record<string, unknown>)[managed]);
+    for (const managed of [
+      'autorun',
+      'name',
+      'skipStalledCheck',
+      'skipLockRenewal',
+      'useWorkerThreads',
+    ] as const) {
+      if (managed in options)
+        throw invalidOption(
+          managed,
+          'unset: PartitionedWorker manages it',
+          (options as unknown as Record<string, unknown>)[managed],
+        );
     }
     const ttl = (client as { options?: { ttl?: unknown } }).options?.ttl;
     const leaseTtl = typeof ttl === 'number' && ttl > 0 ? ttl : DEFAULT_TTL;
@@ -215,7 +263,9 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
       ...bullOptions,
       // Ordered retries rate-limit the partition queue for the backoff; BullMQ honours the limiter
       // key in Redis only when a limiter is configured, so configure one that never limits by itself.
-      ...(this.ordered && bullOptions.limiter === undefined ? { limiter: { max: 1_000_000_000, duration: 1_000 } } : {}),
+      ...(this.ordered && bullOptions.limiter === undefined
+        ? { limiter: { max: 1_000_000_000, duration: 1_000 } }
+        : {}),
       connection: this.#connection.client,
       prefix: this.prefix,
       name: client.id,
@@ -244,8 +294,15 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
   }
 
   async #init(): Promise<void> {
-    await ensurePartitionCount(this.#connection.client, this.prefix, this.name, this.size, this.#readyTimeout);
-    if (this.#closing) throw new DbleasesError('CLIENT_CLOSED', `PartitionedWorker ${this.name} was closed before it started`);
+    await ensurePartitionCount(
+      this.#connection.client,
+      this.prefix,
+      this.name,
+      this.size,
+      this.#readyTimeout,
+    );
+    if (this.#closing)
+      throw new DbleasesError('CLIENT_CLOSED', `PartitionedWorker ${this.name} was closed before it started`);
     const lease = this.#client.lease(this.name, this.size);
     this.#lease = lease;
     this.#unsubscribe.push(lease.onRevoke((ctx) => this.#onRevoke(ctx)));
@@ -315,7 +372,9 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
 
   #error(error: Error, partition?: number): void {
     if (this.listenerCount('error') === 0) {
-      process.emitWarning(`dbleases/bullmq ${this.name}${partition === undefined ? '' : `-${partition}`}: ${error.message}`);
+      process.emitWarning(
+        `dbleases/bullmq ${this.name}${partition === undefined ? '' : `-${partition}`}: ${error.message}`,
+      );
       return;
     }
     this.emit('error', error, partition);
@@ -360,10 +419,20 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
     // a processor without a `signal` parameter could not observe an abort anyway.
     const processor: Processor =
       this.#processor.length >= 3
-        ? (job, token, signal) => this.#process(slot, job as Job<DataType, ResultType, NameType>, token, signal)
+        ? (job, token, signal) =>
+            this.#process(slot, job as Job<DataType, ResultType, NameType>, token, signal)
         : (job, token) => this.#process(slot, job as Job<DataType, ResultType, NameType>, token, undefined);
     const worker = new Worker(queueName, processor, this.#workerOptions);
-    const slot: Slot = { partition, epoch, worker, inFlight: 0, running: false, stopping: false, started: Promise.resolve(false), idle: new Set() };
+    const slot: Slot = {
+      partition,
+      epoch,
+      worker,
+      inFlight: 0,
+      running: false,
+      stopping: false,
+      started: Promise.resolve(false),
+      idle: new Set(),
+    };
     worker.on('error', (error) => this.#error(asError(error), partition));
     worker.on('completed', (job, result) =>
       this.emit('completed', job as Job<DataType, ResultType, NameType>, result as ResultType, partition),
@@ -371,7 +440,13 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
     // BullMQ's own 'failed' (final failures, and its tail retries when unordered): a job it will
     // retry has no finishedOn.
     worker.on('failed', (job, error) =>
-      this.emit('failed', job as Job<DataType, ResultType, NameType> | undefined, error, partition, job !== undefined && !job.finishedOn),
+      this.emit(
+        'failed',
+        job as Job<DataType, ResultType, NameType> | undefined,
+        error,
+        partition,
+        job !== undefined && !job.finishedOn,
+      ),
     );
     this.#slots.set(partition, slot);
     slot.started = (async () => {
@@ -381,7 +456,13 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
         const k = worker.keys;
         await reclaimActive(
           this.#connection.client,
-          { active: k.active!, stalled: k.stalled!, stalledCheck: k['stalled-check']!, meta: k.meta!, jobPrefix: worker.toKey('') },
+          {
+            active: k.active!,
+            stalled: k.stalled!,
+            stalledCheck: k['stalled-check']!,
+            meta: k.meta!,
+            jobPrefix: worker.toKey(''),
+          },
           this.ordered,
         );
         const recovered = await worker.getBackend().moveStalledJobsToWait();
@@ -391,7 +472,12 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
         slot.running = true;
         return true;
       } catch (error) {
-        this.#error(new DbleasesError('REDIS_UNREACHABLE', `Could not start the Worker of ${queueName}`, { cause: error }), partition);
+        this.#error(
+          new DbleasesError('REDIS_UNREACHABLE', `Could not start the Worker of ${queueName}`, {
+            cause: error,
+          }),
+          partition,
+        );
         if (!slot.stopping) {
           slot.stopping = true;
           await worker.close(true).catch(() => undefined);
@@ -405,7 +491,12 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
   }
 
   /** The processor BullMQ calls: fences on the lease epoch, runs the user's processor, retries in place. */
-  async #process(slot: Slot, job: Job<DataType, ResultType, NameType>, token: string | undefined, signal: AbortSignal | undefined): Promise<ResultType> {
+  async #process(
+    slot: Slot,
+    job: Job<DataType, ResultType, NameType>,
+    token: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<ResultType> {
     slot.inFlight++;
     try {
       if (slot.stopping || this.#lease?.epoch(slot.partition) !== slot.epoch) {
@@ -420,7 +511,8 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
       } catch (thrown) {
         // BullMQ reads `err.message`: a primitive has none (null/undefined even break its failure
         // path and leave the job active), so it becomes an Error; an object goes to BullMQ as is.
-        if (!this.ordered) throw typeof thrown === 'object' && thrown !== null ? thrown : new Error(String(thrown));
+        if (!this.ordered)
+          throw typeof thrown === 'object' && thrown !== null ? thrown : new Error(String(thrown));
         throw await this.#retryInPlace(slot, job, token, asError(thrown));
       }
     } finally {
@@ -435,7 +527,8 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
    * fails the job (its `attemptsMade + 1 ≥ attempts` now) and the partition moves on.
    */
   async #retryInPlace(slot: Slot, job: Job, token: string | undefined, error: Error): Promise<Error> {
-    if (SPECIAL_ERRORS.has(error.name) || error.message === RATE_LIMIT_ERROR || token === undefined) return error;
+    if (SPECIAL_ERRORS.has(error.name) || error.message === RATE_LIMIT_ERROR || token === undefined)
+      return error;
     const attempts = job.opts.attempts ?? 1;
     const maxStarted = this.#workerOptions.maxStartedAttempts;
     if (job.attemptsMade + 1 >= attempts) return error;
@@ -508,9 +601,15 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
     const worker = slot.worker;
     try {
       if (reason === 'lost') {
-        cancel(worker, new DbleasesError('LEASE_LOST', `Lease ${this.name} lost partition ${slot.partition}`));
+        cancel(
+          worker,
+          new DbleasesError('LEASE_LOST', `Lease ${this.name} lost partition ${slot.partition}`),
+        );
       } else if (!(await this.#whenIdle(slot, undefined, signal))) {
-        cancel(worker, new DbleasesError('LEASE_LOST', `The drain of ${this.queueName(slot.partition)} timed out`));
+        cancel(
+          worker,
+          new DbleasesError('LEASE_LOST', `The drain of ${this.queueName(slot.partition)} timed out`),
+        );
       }
       await slot.started;
       const idle = await this.#whenIdle(slot, this.#forceCloseAfter, undefined);
@@ -530,7 +629,10 @@ export class PartitionedWorker<DataType = unknown, ResultType = unknown, NameTyp
     const slots = ctx.partitions.map((p) => this.#slots.get(p)).filter((s): s is Slot => s !== undefined);
     if (slots.length === 0) return;
     await Promise.all(slots.map((slot) => this.#stop(slot, ctx.reason, ctx.signal)));
-    this.emit('revoked', { partitions: slots.map((s) => s.partition).sort((a, b) => a - b), reason: ctx.reason });
+    this.emit('revoked', {
+      partitions: slots.map((s) => s.partition).sort((a, b) => a - b),
+      reason: ctx.reason,
+    });
   }
 
   protected override emit<E extends keyof PartitionedWorkerEvents<DataType, ResultType, NameType>>(

@@ -43,7 +43,16 @@ export async function reclaimActive(
   keys: { active: string; stalled: string; stalledCheck: string; meta: string; jobPrefix: string },
   ordered: boolean,
 ): Promise<number> {
-  const n = await redis.eval(RECLAIM, 4, keys.active, keys.stalled, keys.stalledCheck, keys.meta, keys.jobPrefix, ordered ? '1' : '0');
+  const n = await redis.eval(
+    RECLAIM,
+    4,
+    keys.active,
+    keys.stalled,
+    keys.stalledCheck,
+    keys.meta,
+    keys.jobPrefix,
+    ordered ? '1' : '0',
+  );
   return Number(n);
 }
 
@@ -54,6 +63,15 @@ export async function retryInPlace(
   delayMs: number,
   reason: string,
 ): Promise<boolean> {
-  const r = await redis.eval(RETRY_IN_PLACE, 3, keys.job, `${keys.job}:lock`, keys.limiter, token, String(Math.max(0, Math.round(delayMs))), reason);
+  const r = await redis.eval(
+    RETRY_IN_PLACE,
+    3,
+    keys.job,
+    `${keys.job}:lock`,
+    keys.limiter,
+    token,
+    String(Math.max(0, Math.round(delayMs))),
+    reason,
+  );
   return Number(r) === 1;
 }

@@ -58,9 +58,11 @@ export async function withDatabase<T>(url: string, fn: () => Promise<T>): Promis
 
 /** One clear line for any error, never a stack trace. */
 export function describeError(error: unknown, context: { databaseUrl?: string } = {}): string {
-  if (error instanceof UsageError || error instanceof CliError || error instanceof DbleasesError) return error.message;
+  if (error instanceof UsageError || error instanceof CliError || error instanceof DbleasesError)
+    return error.message;
   const e = error as { code?: string; message?: string; errors?: unknown[] };
-  const code = e?.code ?? (Array.isArray(e?.errors) ? (e.errors[0] as { code?: string } | undefined)?.code : undefined);
+  const code =
+    e?.code ?? (Array.isArray(e?.errors) ? (e.errors[0] as { code?: string } | undefined)?.code : undefined);
   const where = context.databaseUrl ? ` at ${redact(context.databaseUrl)}` : '';
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ETIMEDOUT') {
     return `Could not connect to Postgres${where} (${code}): is it running? Start one with \`docker compose up -d\` or pass --database-url`;
@@ -68,7 +70,8 @@ export function describeError(error: unknown, context: { databaseUrl?: string } 
   if (code === '42P01') {
     return `No dbleases tables found${where} (${e.message}): check --schema and --table-prefix, or start a lease client first (it creates them)`;
   }
-  if (code === '3D000' || code === '28P01' || code === '28000') return `Postgres refused the connection${where}: ${e.message}`;
+  if (code === '3D000' || code === '28P01' || code === '28000')
+    return `Postgres refused the connection${where}: ${e.message}`;
   const message = e?.message || String(error);
   return message.split('\n')[0] ?? message;
 }

@@ -41,22 +41,35 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const port = Number(values.port ?? 3000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`Expected --port to be an integer from 0 to 65535, got ${JSON.stringify(values.port)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(
+      `Expected --port to be an integer from 0 to 65535, got ${JSON.stringify(values.port)}`,
+    );
   const host = values.host ?? '127.0.0.1';
   const token = values.token ?? (process.env.DBLEASES_DASHBOARD_TOKEN || undefined);
   if (!token && !isLoopbackHost(host)) {
-    throw new UsageError(`--host ${host} is not a loopback address: pass --token (or set DBLEASES_DASHBOARD_TOKEN) so the dashboard is not open to the network`);
+    throw new UsageError(
+      `--host ${host} is not a loopback address: pass --token (or set DBLEASES_DASHBOARD_TOKEN) so the dashboard is not open to the network`,
+    );
   }
   const schema = validateIdentifier('--schema', values.schema ?? 'public', 63);
-  const tablePrefix = validateIdentifier('--table-prefix', values['table-prefix'] ?? 'db_leases', MAX_PREFIX_LENGTH);
+  const tablePrefix = validateIdentifier(
+    '--table-prefix',
+    values['table-prefix'] ?? 'db_leases',
+    MAX_PREFIX_LENGTH,
+  );
   const url = databaseUrl(values['database-url']);
-  let connection: { host: string; port: number; username?: string; password?: string; db?: number; tls?: object } | undefined;
+  let connection:
+    | { host: string; port: number; username?: string; password?: string; db?: number; tls?: object }
+    | undefined;
   if (values['redis-url'] !== undefined) {
     let u: URL;
     try {
       u = new URL(values['redis-url']);
     } catch {
-      throw new UsageError(`Expected --redis-url to be a URL like redis://127.0.0.1:6379, got ${JSON.stringify(values['redis-url'])}`);
+      throw new UsageError(
+        `Expected --redis-url to be a URL like redis://127.0.0.1:6379, got ${JSON.stringify(values['redis-url'])}`,
+      );
     }
     connection = {
       host: u.hostname || '127.0.0.1',
@@ -82,7 +95,9 @@ export async function run(argv: string[]): Promise<number> {
       ...(token ? { token } : {}),
     });
     const where = await dashboard.listen(port, host);
-    console.log(`dbleases dashboard on ${where.url} (${redact(url)}, schema ${schema}, prefix ${tablePrefix}${token ? ', token required' : ''})`);
+    console.log(
+      `dbleases dashboard on ${where.url} (${redact(url)}, schema ${schema}, prefix ${tablePrefix}${token ? ', token required' : ''})`,
+    );
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       process.once('SIGINT', stop);

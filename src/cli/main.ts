@@ -11,9 +11,15 @@ interface Command {
 }
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  dashboard: { summary: 'serve the live ownership dashboard, JSON API and /metrics', load: () => import('./dashboard.js') },
+  dashboard: {
+    summary: 'serve the live ownership dashboard, JSON API and /metrics',
+    load: () => import('./dashboard.js'),
+  },
   status: { summary: 'print who owns which partitions', load: () => import('./status.js') },
-  demo: { summary: 'run the demo: a fleet that splits, loses and regains partitions, live', load: () => import('./demo.js') },
+  demo: {
+    summary: 'run the demo: a fleet that splits, loses and regains partitions, live',
+    load: () => import('./demo.js'),
+  },
 };
 
 function help(): string {
@@ -41,7 +47,9 @@ async function main(argv: string[]): Promise<number> {
     if (code === 'ERR_MODULE_NOT_FOUND') {
       // Usually an optional peer dependency (bullmq, ioredis, @electric-sql/pglite) that is not installed.
       const missing = /Cannot find (?:package|module) '([^']+)'/.exec((error as Error).message)?.[1];
-      console.error(`dbleases ${name}: needs ${missing ? `the package ${missing}` : 'a package that is not installed'}: npm install ${missing ?? ''}`.trimEnd());
+      console.error(
+        `dbleases ${name}: needs ${missing ? `the package ${missing}` : 'a package that is not installed'}: npm install ${missing ?? ''}`.trimEnd(),
+      );
       return 1;
     }
     throw error;

@@ -33,8 +33,20 @@ export function renderStatus(snapshot: Snapshot): string {
     const many = snapshot.leases.length > 1;
     for (const c of snapshot.clients) {
       const names = Object.keys(c.partitions).sort();
-      const parts = names.map((n) => (many ? `${printable(n)}:${compactRanges(c.partitions[n] ?? [])}` : compactRanges(c.partitions[n] ?? []))).join(' ');
-      rows.push([printable(c.id), c.state, parts || '-', String(c.count), `${formatAge(c.heartbeatAgeMs)} ago`]);
+      const parts = names
+        .map((n) =>
+          many
+            ? `${printable(n)}:${compactRanges(c.partitions[n] ?? [])}`
+            : compactRanges(c.partitions[n] ?? []),
+        )
+        .join(' ');
+      rows.push([
+        printable(c.id),
+        c.state,
+        parts || '-',
+        String(c.count),
+        `${formatAge(c.heartbeatAgeMs)} ago`,
+      ]);
     }
     lines.push(formatTable(rows, new Set([3, 4])));
   }
@@ -52,19 +64,30 @@ export function renderStatus(snapshot: Snapshot): string {
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parsing(() =>
-    parseArgs({ args: argv, options: { ...COMMON_OPTIONS, json: { type: 'boolean' } }, strict: true, allowPositionals: false }),
+    parseArgs({
+      args: argv,
+      options: { ...COMMON_OPTIONS, json: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: false,
+    }),
   );
   if (values.help) {
     console.log(usage);
     return 0;
   }
   const schema = validateIdentifier('--schema', values.schema ?? 'public', 63);
-  const tablePrefix = validateIdentifier('--table-prefix', values['table-prefix'] ?? 'db_leases', MAX_PREFIX_LENGTH);
+  const tablePrefix = validateIdentifier(
+    '--table-prefix',
+    values['table-prefix'] ?? 'db_leases',
+    MAX_PREFIX_LENGTH,
+  );
   const url = databaseUrl(values['database-url']);
   const pool = new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 5_000 });
   pool.on('error', () => {}); // an idle connection dropping is not this command's concern
   try {
-    const snapshot = await withDatabase(url, () => readSnapshot(toDbPort(pool), tableNames(schema, tablePrefix), 0));
+    const snapshot = await withDatabase(url, () =>
+      readSnapshot(toDbPort(pool), tableNames(schema, tablePrefix), 0),
+    );
     console.log(values.json ? JSON.stringify(snapshot, null, 2) : renderStatus(snapshot));
     return 0;
   } finally {

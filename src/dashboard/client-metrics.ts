@@ -18,7 +18,8 @@ export interface ClientMetrics {
 interface ListsLeases {
   leases(): Iterable<LeaseHandle>;
 }
-const listsLeases = (c: unknown): c is ListsLeases => typeof (c as { leases?: unknown }).leases === 'function';
+const listsLeases = (c: unknown): c is ListsLeases =>
+  typeof (c as { leases?: unknown }).leases === 'function';
 
 const NAMES = [
   'dbleases_client_heartbeat_latency_seconds',

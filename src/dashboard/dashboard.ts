@@ -21,7 +21,11 @@ import { readHistory, readMovesSince, readSnapshot, tableNames } from './snapsho
 import type { LeaseView, Snapshot } from './types.js';
 
 /** A Node request listener; in Express or Connect, unknown paths go to `next`. */
-export type DashboardHandler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
+export type DashboardHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  next?: (error?: unknown) => void,
+) => void;
 
 export interface Dashboard {
   /** Mount it: `http.createServer(handler)`, `app.use('/leases', handler)` in Express, ... */
@@ -70,7 +74,9 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     try {
       const queues = await pending;
       const names = snap.leases.map((l) => l.name);
-      const withQueues = o.queues ? new Set(o.queues) : await withTimeout(queues.recorded(names), REDIS_TIMEOUT_MS, redisTimeout);
+      const withQueues = o.queues
+        ? new Set(o.queues)
+        : await withTimeout(queues.recorded(names), REDIS_TIMEOUT_MS, redisTimeout);
       const targets: QueueTarget[] = [];
       const views: LeaseView['partitions'] = [];
       for (const lease of snap.leases) {
@@ -89,7 +95,11 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     return snap;
   }
 
-  const feed = new LiveFeed(() => snapshot(), o.pollInterval, () => void stopListening());
+  const feed = new LiveFeed(
+    () => snapshot(),
+    o.pollInterval,
+    () => void stopListening(),
+  );
   const registry = createDashboardMetrics({
     snapshot: () => snapshot(0),
     movesSince: (afterId) => readMovesSince(o.port, tables, afterId),
@@ -110,10 +120,14 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   function startListening(): void {
     if (unlisten || closing) return;
     const mine: Promise<(() => Promise<void>) | undefined> = o.port
-      .listen(notifyChannel(o.schema, o.tablePrefix), () => feed.wake(), () => {
-        // The connection dropped: polling carries on; the next viewer listens again.
-        if (unlisten === mine) unlisten = undefined;
-      })
+      .listen(
+        notifyChannel(o.schema, o.tablePrefix),
+        () => feed.wake(),
+        () => {
+          // The connection dropped: polling carries on; the next viewer listens again.
+          if (unlisten === mine) unlisten = undefined;
+        },
+      )
       .catch(() => undefined); // no LISTEN (a transaction pooler): polling alone keeps the page right
     unlisten = mine;
   }
@@ -128,7 +142,11 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     });
   };
 
-  async function route(req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): Promise<void> {
+  async function route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next?: (error?: unknown) => void,
+  ): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname;
     const method = req.method ?? 'GET';
@@ -136,7 +154,13 @@ export function createDashboard(options: DashboardOptions): Dashboard {
 
     // Paths that are not the dashboard's go to the next handler (mounted at the root of an app).
     const known =
-      path === '/' || path === '/login' || path === '/events' || path === '/metrics' || path === '/api/leases' || path === '/api/history' || path.startsWith('/api/leases/');
+      path === '/' ||
+      path === '/login' ||
+      path === '/events' ||
+      path === '/metrics' ||
+      path === '/api/leases' ||
+      path === '/api/history' ||
+      path.startsWith('/api/leases/');
     if (!known) {
       if (next) return next();
       sendJson(res, 404, { error: `Not found: ${path}` });
@@ -147,7 +171,11 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       // Without a token only loopback names are served: a DNS-rebinding page cannot read the dashboard.
       const host = hostOf(req.headers.host);
       if (host === undefined || !isLoopbackHost(host)) {
-        sendText(res, 403, 'Forbidden: this dashboard has no token, so it answers only requests to a loopback host (localhost, 127.0.0.1, ::1). Start it with a token to serve other hosts.\n');
+        sendText(
+          res,
+          403,
+          'Forbidden: this dashboard has no token, so it answers only requests to a loopback host (localhost, 127.0.0.1, ::1). Start it with a token to serve other hosts.\n',
+        );
         return;
       }
     }
@@ -176,14 +204,21 @@ export function createDashboard(options: DashboardOptions): Dashboard {
         sendHtml(res, 401, loginPage({ nonce, failed: false }), nonce);
       } else {
         res.setHeader('WWW-Authenticate', 'Bearer realm="dbleases"');
-        sendJson(res, 401, { error: 'This dashboard needs a token: send `Authorization: Bearer <token>` or sign in on the page' });
+        sendJson(res, 401, {
+          error: 'This dashboard needs a token: send `Authorization: Bearer <token>` or sign in on the page',
+        });
       }
       return;
     }
 
     if (path === '/') {
       const nonce = newNonce();
-      sendHtml(res, 200, dashboardPage({ nonce, schema: o.schema, tablePrefix: o.tablePrefix, links: o.links }), nonce);
+      sendHtml(
+        res,
+        200,
+        dashboardPage({ nonce, schema: o.schema, tablePrefix: o.tablePrefix, links: o.links }),
+        nonce,
+      );
     } else if (path === '/events') {
       if (closing) return sendJson(res, 503, { error: 'The dashboard is closing' });
       if (method === 'HEAD') {
@@ -208,16 +243,30 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       const s = await snapshot(0);
       const lease = s.leases.find((l) => l.name === name);
       if (!lease) return sendJson(res, 404, { error: `No lease named ${JSON.stringify(name)}` });
-      const ids = new Set([...lease.members, ...lease.partitions.map((p) => p.owner).filter((x): x is string => x !== null)]);
-      sendJson(res, 200, { now: s.now, lease, clients: s.clients.filter((c) => ids.has(c.id)), redis: s.redis });
+      const ids = new Set([
+        ...lease.members,
+        ...lease.partitions.map((p) => p.owner).filter((x): x is string => x !== null),
+      ]);
+      sendJson(res, 200, {
+        now: s.now,
+        lease,
+        clients: s.clients.filter((c) => ids.has(c.id)),
+        redis: s.redis,
+      });
     } else if (path === '/api/history') {
       const lease = url.searchParams.get('lease');
       const rawLimit = url.searchParams.get('limit');
       const limit = rawLimit === null ? 100 : Number(rawLimit);
       if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_MAX) {
-        return sendJson(res, 400, { error: `Expected \`limit\` to be an integer from 1 to ${HISTORY_MAX}, got ${JSON.stringify(rawLimit)}` });
+        return sendJson(res, 400, {
+          error: `Expected \`limit\` to be an integer from 1 to ${HISTORY_MAX}, got ${JSON.stringify(rawLimit)}`,
+        });
       }
-      sendJson(res, 200, await readHistory(o.port, tables, lease === null || lease === '' ? null : lease, limit));
+      sendJson(
+        res,
+        200,
+        await readHistory(o.port, tables, lease === null || lease === '' ? null : lease, limit),
+      );
     }
   }
 
@@ -234,7 +283,8 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       sendHtml(res, 401, loginPage({ nonce, failed: true }), nonce);
       return;
     }
-    const secure = (req.socket as { encrypted?: boolean }).encrypted || req.headers['x-forwarded-proto'] === 'https';
+    const secure =
+      (req.socket as { encrypted?: boolean }).encrypted || req.headers['x-forwarded-proto'] === 'https';
     const cookie = [
       `${COOKIE_NAME}=${encodeURIComponent(o.token)}`,
       `Path=${base || ''}/`,

@@ -100,7 +100,11 @@ export class LiveFeed {
     let snapshot: Snapshot;
     try {
       // A pool without a connection timeout can wait forever on a dead server: bound every read.
-      snapshot = await withTimeout(this.#read(), READ_TIMEOUT_MS, () => new Error(`the database did not answer within ${READ_TIMEOUT_MS} ms`));
+      snapshot = await withTimeout(
+        this.#read(),
+        READ_TIMEOUT_MS,
+        () => new Error(`the database did not answer within ${READ_TIMEOUT_MS} ms`),
+      );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const now = Date.now();

@@ -9,7 +9,9 @@ import type { Snapshot } from './types.js';
 export interface MetricsSource {
   snapshot(): Promise<Snapshot>;
   /** Moves with an id above `afterId`, counted per lease and reason, and the highest id seen. */
-  movesSince(afterId: number): Promise<{ maxId: number; counts: { lease: string; reason: string; n: number }[] }>;
+  movesSince(
+    afterId: number,
+  ): Promise<{ maxId: number; counts: { lease: string; reason: string; n: number }[] }>;
 }
 
 export function createDashboardMetrics(source: MetricsSource, registry = new Registry()): Registry {
@@ -30,7 +32,9 @@ export function createDashboardMetrics(source: MetricsSource, registry = new Reg
     async collect() {
       const s = await snapshot();
       this.reset();
-      for (const c of s.clients) for (const [lease, parts] of Object.entries(c.partitions)) this.set({ lease, client: c.id }, parts.length);
+      for (const c of s.clients)
+        for (const [lease, parts] of Object.entries(c.partitions))
+          this.set({ lease, client: c.id }, parts.length);
     },
   });
   new Gauge({
@@ -63,7 +67,8 @@ export function createDashboardMetrics(source: MetricsSource, registry = new Reg
     async collect() {
       const s = await snapshot();
       this.reset();
-      for (const state of ['live', 'draining', 'expired']) this.set({ state }, s.clients.filter((c) => c.state === state).length);
+      for (const state of ['live', 'draining', 'expired'])
+        this.set({ state }, s.clients.filter((c) => c.state === state).length);
     },
   });
   new Gauge({
@@ -88,7 +93,8 @@ export function createDashboardMetrics(source: MetricsSource, registry = new Reg
       for (const l of s.leases) {
         for (const p of l.partitions) {
           if (!p.jobs) continue;
-          for (const [state, n] of Object.entries(p.jobs)) this.set({ lease: l.name, partition: String(p.partition), state }, n);
+          for (const [state, n] of Object.entries(p.jobs))
+            this.set({ lease: l.name, partition: String(p.partition), state }, n);
         }
       }
     },

@@ -56,7 +56,6 @@ export const DEFAULTS = {
   historyLimit: 50,
 } as const;
 
-
 export interface ResolvedDashboardOptions {
   port: DbPort;
   schema: string;
@@ -71,7 +70,20 @@ export interface ResolvedDashboardOptions {
   historyLimit: number;
 }
 
-const KNOWN = new Set(['db', 'schema', 'tablePrefix', 'connection', 'queues', 'prefix', 'queueName', 'cluster', 'links', 'token', 'pollInterval', 'historyLimit']);
+const KNOWN = new Set([
+  'db',
+  'schema',
+  'tablePrefix',
+  'connection',
+  'queues',
+  'prefix',
+  'queueName',
+  'cluster',
+  'links',
+  'token',
+  'pollInterval',
+  'historyLimit',
+]);
 
 function integerIn(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
@@ -82,28 +94,41 @@ function integerIn(name: string, value: unknown, min: number, max: number): numb
 
 /** Validates every option once, up front, and fills in the defaults. */
 export function resolveDashboardOptions(options: DashboardOptions): ResolvedDashboardOptions {
-  if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an object with a `db`', options);
+  if (typeof options !== 'object' || options === null)
+    throw invalidArgument('options', 'an object with a `db`', options);
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) {
-      throw invalidOption(key, `one of the known options (${[...KNOWN].join(', ')})`, (options as unknown as Record<string, unknown>)[key]);
+      throw invalidOption(
+        key,
+        `one of the known options (${[...KNOWN].join(', ')})`,
+        (options as unknown as Record<string, unknown>)[key],
+      );
     }
   }
-  if (options.db === undefined) throw invalidOption('db', 'a pg.Pool, a PGlite instance or a Drizzle database', undefined);
+  if (options.db === undefined)
+    throw invalidOption('db', 'a pg.Pool, a PGlite instance or a Drizzle database', undefined);
   const port = toDbPort(options.db);
   const { connection, queues, queueName, token } = options;
   if (connection !== undefined && (typeof connection !== 'object' || connection === null)) {
     throw invalidOption('connection', 'an ioredis instance or ioredis options', connection);
   }
-  if (queues !== undefined && (!Array.isArray(queues) || queues.some((q) => typeof q !== 'string' || q.length === 0))) {
+  if (
+    queues !== undefined &&
+    (!Array.isArray(queues) || queues.some((q) => typeof q !== 'string' || q.length === 0))
+  ) {
     throw invalidOption('queues', 'an array of lease names', queues);
   }
-  if (queueName !== undefined && typeof queueName !== 'function') throw invalidOption('queueName', 'a function (lease, partition) => string', queueName);
+  if (queueName !== undefined && typeof queueName !== 'function')
+    throw invalidOption('queueName', 'a function (lease, partition) => string', queueName);
   if (token !== undefined && (typeof token !== 'string' || token.length < 8)) {
     throw invalidOption('token', 'a string of at least 8 characters', token);
   }
   const links = options.links ?? [];
   const isLink = (l: unknown) =>
-    typeof l === 'object' && l !== null && typeof (l as { text?: unknown }).text === 'string' && typeof (l as { url?: unknown }).url === 'string' &&
+    typeof l === 'object' &&
+    l !== null &&
+    typeof (l as { text?: unknown }).text === 'string' &&
+    typeof (l as { url?: unknown }).url === 'string' &&
     /^(https?:\/\/|\/|\.\.?\/)/i.test((l as { url: string }).url);
   if (!Array.isArray(links) || !links.every(isLink)) {
     throw invalidOption('links', 'an array of { text, url } with http(s) URLs or paths', links);
@@ -111,11 +136,16 @@ export function resolveDashboardOptions(options: DashboardOptions): ResolvedDash
   const cluster = options.cluster ?? false;
   if (typeof cluster !== 'boolean') throw invalidOption('cluster', 'a boolean', cluster);
   const prefix = options.prefix ?? DEFAULTS.prefix;
-  if (typeof prefix !== 'string' || prefix.length === 0) throw invalidOption('prefix', 'a non-empty string', prefix);
+  if (typeof prefix !== 'string' || prefix.length === 0)
+    throw invalidOption('prefix', 'a non-empty string', prefix);
   return {
     port,
     schema: validateIdentifier('schema', options.schema ?? DEFAULTS.schema, 63),
-    tablePrefix: validateIdentifier('tablePrefix', options.tablePrefix ?? DEFAULTS.tablePrefix, MAX_PREFIX_LENGTH),
+    tablePrefix: validateIdentifier(
+      'tablePrefix',
+      options.tablePrefix ?? DEFAULTS.tablePrefix,
+      MAX_PREFIX_LENGTH,
+    ),
     connection,
     queues,
     prefix,

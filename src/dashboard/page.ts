@@ -9,7 +9,12 @@ export function escapeHtml(text: string): string {
 
 const LOGO = '<span class="logo" aria-hidden="true"><i></i><i></i><i></i><i></i></span>';
 
-export function dashboardPage(opts: { nonce: string; schema: string; tablePrefix: string; links: { text: string; url: string }[] }): string {
+export function dashboardPage(opts: {
+  nonce: string;
+  schema: string;
+  tablePrefix: string;
+  links: { text: string; url: string }[];
+}): string {
   const where = escapeHtml(`${opts.schema}.${opts.tablePrefix}`);
   const links = opts.links.map((l) => `<a href="${escapeHtml(l.url)}">${escapeHtml(l.text)}</a>`).join('');
   const nonce = escapeHtml(opts.nonce);

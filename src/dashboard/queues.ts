@@ -28,10 +28,16 @@ export interface QueueReader {
 }
 
 const isRedisInstance = (v: unknown): v is Redis =>
-  typeof v === 'object' && v !== null && typeof (v as { pipeline?: unknown }).pipeline === 'function' && 'status' in v;
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as { pipeline?: unknown }).pipeline === 'function' &&
+  'status' in v;
 
 /** Wraps an ioredis instance (kept open) or creates one from options (closed by `close()`). */
-export async function createQueueReader(connection: Redis | RedisOptions, prefix: string): Promise<QueueReader> {
+export async function createQueueReader(
+  connection: Redis | RedisOptions,
+  prefix: string,
+): Promise<QueueReader> {
   let redis: Redis;
   let owned = false;
   if (isRedisInstance(connection)) {
@@ -41,9 +47,18 @@ export async function createQueueReader(connection: Redis | RedisOptions, prefix
     try {
       IORedis = (await import('ioredis')).Redis;
     } catch (cause) {
-      throw new DbleasesError('REDIS_UNREACHABLE', 'The dashboard needs the `ioredis` package for `connection` options: npm install ioredis', { cause });
+      throw new DbleasesError(
+        'REDIS_UNREACHABLE',
+        'The dashboard needs the `ioredis` package for `connection` options: npm install ioredis',
+        { cause },
+      );
     }
-    redis = new IORedis({ maxRetriesPerRequest: 1, enableOfflineQueue: true, lazyConnect: false, ...connection });
+    redis = new IORedis({
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: true,
+      lazyConnect: false,
+      ...connection,
+    });
     // Connection errors surface on the next read as a rejected promise; keep ioredis from logging them.
     redis.on('error', () => {});
     owned = true;

@@ -16,7 +16,13 @@ export interface Tables {
 /** Quoted, schema-qualified table names (schema and prefix were validated). */
 export function tableNames(schema: string, tablePrefix: string): Tables {
   const t = (name: string) => `${quoteIdent(schema)}.${quoteIdent(`${tablePrefix}_${name}`)}`;
-  return { clients: t('clients'), leases: t('leases'), members: t('members'), partitions: t('partitions'), history: t('history') };
+  return {
+    clients: t('clients'),
+    leases: t('leases'),
+    members: t('members'),
+    partitions: t('partitions'),
+    history: t('history'),
+  };
 }
 
 const ms = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
@@ -54,8 +60,10 @@ interface SnapshotRow {
 }
 
 /** node-postgres parses json; other drivers may hand back text. */
-const parsed = <T>(value: T[] | string): T[] => (typeof value === 'string' ? (JSON.parse(value) as T[]) : value);
-const iso = (msValue: number | null): string | null => (msValue === null ? null : new Date(Math.round(msValue)).toISOString());
+const parsed = <T>(value: T[] | string): T[] =>
+  typeof value === 'string' ? (JSON.parse(value) as T[]) : value;
+const iso = (msValue: number | null): string | null =>
+  msValue === null ? null : new Date(Math.round(msValue)).toISOString();
 const isoOf = (msValue: number): string => new Date(Math.round(msValue)).toISOString();
 
 function toMove(row: MoveRow): MoveView {
@@ -91,9 +99,24 @@ export async function readSnapshot(db: Queryable, tables: Tables, historyLimit: 
   for (const [name, size, createdAt] of parsed(row.leases)) {
     const partitions: PartitionView[] = [];
     for (let p = 0; p < size; p++) {
-      partitions.push({ partition: p, owner: null, status: 'unowned', epoch: 0, ownedSince: null, expiresAt: null });
+      partitions.push({
+        partition: p,
+        owner: null,
+        status: 'unowned',
+        epoch: 0,
+        ownedSince: null,
+        expiresAt: null,
+      });
     }
-    leases.set(name, { name, size, createdAt: isoOf(createdAt), members: [], owned: 0, unowned: size, partitions });
+    leases.set(name, {
+      name,
+      size,
+      createdAt: isoOf(createdAt),
+      members: [],
+      owned: 0,
+      unowned: size,
+      partitions,
+    });
   }
   for (const [lease, clientId] of parsed(row.members)) leases.get(lease)?.members.push(clientId);
 
@@ -126,16 +149,33 @@ export async function readSnapshot(db: Queryable, tables: Tables, historyLimit: 
 }
 
 /** The newest moves, optionally of one lease, newest first. */
-export async function readHistory(db: Queryable, tables: Tables, lease: string | null, limit: number): Promise<{ now: string; history: MoveView[] }> {
-  const result = await db.query<{ now: number; history: MoveRow[] | string }>(historySql(tables), [lease, limit]);
+export async function readHistory(
+  db: Queryable,
+  tables: Tables,
+  lease: string | null,
+  limit: number,
+): Promise<{ now: string; history: MoveView[] }> {
+  const result = await db.query<{ now: number; history: MoveRow[] | string }>(historySql(tables), [
+    lease,
+    limit,
+  ]);
   const row = result.rows[0];
   if (!row) throw new Error('The history query returned no row');
   return { now: isoOf(Number(row.now)), history: parsed(row.history).map(toMove) };
 }
 
 /** Moves recorded after `afterId`, counted per lease and reason (for the moves counter). */
-export async function readMovesSince(db: Queryable, tables: Tables, afterId: number): Promise<{ maxId: number; counts: { lease: string; reason: string; n: number }[] }> {
-  const result = await db.query<{ lease: string; reason: string; n: string | number; max_id: string | number }>(
+export async function readMovesSince(
+  db: Queryable,
+  tables: Tables,
+  afterId: number,
+): Promise<{ maxId: number; counts: { lease: string; reason: string; n: number }[] }> {
+  const result = await db.query<{
+    lease: string;
+    reason: string;
+    n: string | number;
+    max_id: string | number;
+  }>(
     `SELECT lease_name AS lease, reason, count(*) AS n, max(id) AS max_id FROM ${tables.history} WHERE id > $1 GROUP BY lease_name, reason`,
     [afterId],
   );

@@ -88,7 +88,11 @@ export class LeaseClient extends TypedEmitter<ClientEvents> implements ClientHan
     const holder = await withTimeout(
       this.#store.register(this.id, this.instance, this.#opts.ttl, this.#info()),
       this.#opts.migrationTimeout,
-      () => new DbleasesError('DATABASE_UNREACHABLE', `Registering client ${JSON.stringify(this.id)} took longer than migrationTimeout (${this.#opts.migrationTimeout} ms)`),
+      () =>
+        new DbleasesError(
+          'DATABASE_UNREACHABLE',
+          `Registering client ${JSON.stringify(this.id)} took longer than migrationTimeout (${this.#opts.migrationTimeout} ms)`,
+        ),
     );
     if (holder) throw this.#duplicateError(holder.expiresInMs);
     this.#registered = true;
@@ -96,17 +100,28 @@ export class LeaseClient extends TypedEmitter<ClientEvents> implements ClientHan
     if (this.#opts.notify) await this.#listen().catch((error) => this.#reportError(error as Error));
     this.#heartbeatTimer = setInterval(() => this.#requestTick(), this.#opts.heartbeat);
     this.#heartbeatTimer.unref?.();
-    this.#opts.logger.info('dbleases: client started', { clientId: this.id, ttl: this.#opts.ttl, heartbeat: this.#opts.heartbeat });
+    this.#opts.logger.info('dbleases: client started', {
+      clientId: this.id,
+      ttl: this.#opts.ttl,
+      heartbeat: this.#opts.heartbeat,
+    });
   }
 
   lease(name: string, size: number): Lease {
     validateLeaseName(name);
     validateLeaseSize(size);
-    if (this.#closing) throw new DbleasesError('CLIENT_CLOSED', `Client ${JSON.stringify(this.id)} is closed: create a new client to lease ${JSON.stringify(name)}`);
+    if (this.#closing)
+      throw new DbleasesError(
+        'CLIENT_CLOSED',
+        `Client ${JSON.stringify(this.id)} is closed: create a new client to lease ${JSON.stringify(name)}`,
+      );
     const existing = this.#leases.get(name);
     if (existing) {
       if (existing.size !== size) {
-        throw new DbleasesError('LEASE_SIZE_MISMATCH', `Lease ${JSON.stringify(name)} was already opened on this client with size ${existing.size}, got size ${size}`);
+        throw new DbleasesError(
+          'LEASE_SIZE_MISMATCH',
+          `Lease ${JSON.stringify(name)} was already opened on this client with size ${existing.size}, got size ${size}`,
+        );
       }
       return existing;
     }
@@ -217,9 +232,18 @@ export class LeaseClient extends TypedEmitter<ClientEvents> implements ClientHan
     let hb;
     try {
       hb = await withTimeout(
-        this.#store.heartbeat(this.id, this.instance, opts.ttl, joined.map((l) => l.name)),
+        this.#store.heartbeat(
+          this.id,
+          this.instance,
+          opts.ttl,
+          joined.map((l) => l.name),
+        ),
         opts.ttl,
-        () => new DbleasesError('DATABASE_UNREACHABLE', `Heartbeat of client ${JSON.stringify(this.id)} got no answer within the ttl (${opts.ttl} ms)`),
+        () =>
+          new DbleasesError(
+            'DATABASE_UNREACHABLE',
+            `Heartbeat of client ${JSON.stringify(this.id)} got no answer within the ttl (${opts.ttl} ms)`,
+          ),
       );
     } catch (error) {
       this.emit('heartbeat', { ok: false, latencyMs: performance.now() - sentAt });
@@ -262,9 +286,12 @@ export class LeaseClient extends TypedEmitter<ClientEvents> implements ClientHan
     this.#lastRenewal = Math.max(this.#lastRenewal, sentAt);
     this.#deadline = Math.max(this.#deadline, sentAt + this.#opts.ttl - this.#opts.margin);
     clearTimeout(this.#fenceTimer);
-    this.#fenceTimer = setTimeout(() => {
-      if (performance.now() >= this.#deadline) this.#fence();
-    }, Math.max(0, this.#deadline - performance.now()));
+    this.#fenceTimer = setTimeout(
+      () => {
+        if (performance.now() >= this.#deadline) this.#fence();
+      },
+      Math.max(0, this.#deadline - performance.now()),
+    );
     this.#fenceTimer.unref?.();
   }
 
@@ -272,7 +299,10 @@ export class LeaseClient extends TypedEmitter<ClientEvents> implements ClientHan
   #fence(): void {
     const lost = [...this.#leases.values()].filter((l) => l.lose()).map((l) => l.name);
     if (lost.length > 0) {
-      this.#opts.logger.warn('dbleases: no renewal before the deadline: dropped every partition (self-fence)', { clientId: this.id, leases: lost });
+      this.#opts.logger.warn(
+        'dbleases: no renewal before the deadline: dropped every partition (self-fence)',
+        { clientId: this.id, leases: lost },
+      );
       this.emit('lost', { leases: lost });
     }
   }
@@ -284,7 +314,11 @@ export class LeaseClient extends TypedEmitter<ClientEvents> implements ClientHan
       () => this.#requestTick(),
       (error) => {
         this.#unlisten = undefined;
-        this.#reportError(new DbleasesError('DATABASE_UNREACHABLE', `LISTEN connection lost: ${error.message}`, { cause: error }));
+        this.#reportError(
+          new DbleasesError('DATABASE_UNREACHABLE', `LISTEN connection lost: ${error.message}`, {
+            cause: error,
+          }),
+        );
         this.#scheduleListen();
       },
     );

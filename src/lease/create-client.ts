@@ -10,11 +10,19 @@ import { migrate } from './migrate.js';
  * @param db a `pg.Pool`, a PGlite instance, or a Drizzle database built on either
  * @param clientId unique per process, e.g. the pod name
  */
-export async function createClient(db: unknown, clientId: string, options: ClientOptions = {}): Promise<LeaseClient> {
+export async function createClient(
+  db: unknown,
+  clientId: string,
+  options: ClientOptions = {},
+): Promise<LeaseClient> {
   const opts = resolveClientOptions(options);
   validateClientId(clientId);
   const port = toDbPort(db);
-  await migrate(port, { schema: opts.schema, tablePrefix: opts.tablePrefix, timeoutMs: opts.migrationTimeout });
+  await migrate(port, {
+    schema: opts.schema,
+    tablePrefix: opts.tablePrefix,
+    timeoutMs: opts.migrationTimeout,
+  });
   const client = new LeaseClient(port, clientId, opts);
   await client.start();
   return client;

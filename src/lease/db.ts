@@ -20,7 +20,11 @@ export interface DbPort extends Queryable {
    * LISTENs on `channel` (on a dedicated connection for pg); resolves to a function that stops.
    * `onError` is told when the connection is lost; the caller resubscribes.
    */
-  listen(channel: string, onNotify: (payload: string) => void, onError: (error: Error) => void): Promise<() => Promise<void>>;
+  listen(
+    channel: string,
+    onNotify: (payload: string) => void,
+    onError: (error: Error) => void,
+  ): Promise<() => Promise<void>>;
 }
 
 /** The subset of `pg.Pool` used here. */
@@ -38,17 +42,25 @@ interface PgClientLike {
 /** The subset of PGlite used here. */
 interface PGliteLike {
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
-  transaction<T>(fn: (tx: { query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> }) => Promise<T>): Promise<T>;
+  transaction<T>(
+    fn: (tx: { query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> }) => Promise<T>,
+  ): Promise<T>;
   listen(channel: string, cb: (payload: string) => void): Promise<() => Promise<void>>;
   exec(text: string): Promise<unknown>;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 const isPGlite = (v: unknown): v is PGliteLike =>
-  isObject(v) && typeof v.listen === 'function' && typeof v.exec === 'function' && typeof v.transaction === 'function';
+  isObject(v) &&
+  typeof v.listen === 'function' &&
+  typeof v.exec === 'function' &&
+  typeof v.transaction === 'function';
 // A pg.Client has connect() and query() too, but LISTEN and transactions need a pool to take connections from.
 const isPgPool = (v: unknown): v is PgPoolLike =>
-  isObject(v) && typeof v.connect === 'function' && typeof v.query === 'function' && typeof v.totalCount === 'number';
+  isObject(v) &&
+  typeof v.connect === 'function' &&
+  typeof v.query === 'function' &&
+  typeof v.totalCount === 'number';
 
 /** Adapts a pg.Pool, a PGlite instance, or a Drizzle database built on either. */
 export function toDbPort(db: unknown): DbPort {
@@ -72,7 +84,9 @@ function pgPoolAdapter(pool: PgPoolLike): DbPort {
       let broken: unknown;
       try {
         await conn.query('BEGIN');
-        const result = await fn({ query: <R>(t: string, v?: unknown[]) => conn.query(t, v) as Promise<QueryResult<R>> });
+        const result = await fn({
+          query: <R>(t: string, v?: unknown[]) => conn.query(t, v) as Promise<QueryResult<R>>,
+        });
         await conn.query('COMMIT');
         return result;
       } catch (error) {
@@ -118,7 +132,11 @@ class SharedListener {
     this.#pool = pool;
   }
 
-  async subscribe(channel: string, onNotify: Subscriber['onNotify'], onError: Subscriber['onError']): Promise<() => Promise<void>> {
+  async subscribe(
+    channel: string,
+    onNotify: Subscriber['onNotify'],
+    onError: Subscriber['onError'],
+  ): Promise<() => Promise<void>> {
     const subscriber: Subscriber = { channel, onNotify, onError };
     // Counted before the connection is there, so a last unsubscribe meanwhile does not give it back.
     this.#subscribers.add(subscriber);
@@ -202,7 +220,9 @@ function pgliteAdapter(pg: PGliteLike): DbPort {
     kind: 'pglite',
     query: <R>(text: string, values?: unknown[]) => pg.query(text, values) as Promise<QueryResult<R>>,
     transaction: (fn) =>
-      pg.transaction((tx) => fn({ query: <R>(t: string, v?: unknown[]) => tx.query(t, v) as Promise<QueryResult<R>> })),
+      pg.transaction((tx) =>
+        fn({ query: <R>(t: string, v?: unknown[]) => tx.query(t, v) as Promise<QueryResult<R>> }),
+      ),
     async listen(channel, onNotify) {
       // PGlite lives in this process: its connection cannot drop, so onError is never called.
       return pg.listen(channel, onNotify);

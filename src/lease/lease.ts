@@ -78,7 +78,10 @@ export class Lease extends TypedEmitter<LeaseEvents> implements LeaseHandle {
 
   onRevoke(handler: RevokeHandler): () => void {
     if (typeof handler !== 'function') {
-      throw new DbleasesError('INVALID_ARGUMENT', `Expected \`handler\` to be a function, got ${typeof handler}`);
+      throw new DbleasesError(
+        'INVALID_ARGUMENT',
+        `Expected \`handler\` to be a function, got ${typeof handler}`,
+      );
     }
     this.#handlers.add(handler);
     return () => this.#handlers.delete(handler);
@@ -138,15 +141,25 @@ export class Lease extends TypedEmitter<LeaseEvents> implements LeaseHandle {
       for (const p of epochs.keys()) this.#unrecorded.delete(p);
     }
     const byPartition = new Map(row.partitions.map((p) => [p.partition, p]));
-    const stolen = [...this.#held].filter(([p, e]) => byPartition.get(p)?.owner !== me || byPartition.get(p)?.epoch !== e);
+    const stolen = [...this.#held].filter(
+      ([p, e]) => byPartition.get(p)?.owner !== me || byPartition.get(p)?.epoch !== e,
+    );
     if (stolen.length > 0) {
       // Cannot happen while every writer follows the protocol; if the rows were edited by hand, stop at once.
       this.#ctx.reportError(
-        new DbleasesError('LEASE_LOST', `Lease ${JSON.stringify(this.name)}: the store no longer names this client owner of partitions ${stolen.map(([p]) => p).join(',')}`),
+        new DbleasesError(
+          'LEASE_LOST',
+          `Lease ${JSON.stringify(this.name)}: the store no longer names this client owner of partitions ${stolen.map(([p]) => p).join(',')}`,
+        ),
       );
-      this.#startDrain(stolen.map(([p]) => p), 'lost');
+      this.#startDrain(
+        stolen.map(([p]) => p),
+        'lost',
+      );
     }
-    const members = row.members.map((m) => (m.id === me ? { ...m, expiresAt: Math.max(m.expiresAt, myExpiry) } : m));
+    const members = row.members.map((m) =>
+      m.id === me ? { ...m, expiresAt: Math.max(m.expiresAt, myExpiry) } : m,
+    );
     const decision = plan({ size: row.size, now, members, partitions: row.partitions }, me, {
       held: new Set(this.#held.keys()),
       draining: this.#draining,
@@ -160,9 +173,17 @@ export class Lease extends TypedEmitter<LeaseEvents> implements LeaseHandle {
     if (decision.claim.length > 0 && !closing) {
       const claimed = await this.#ctx.store.claim(me, this.#ctx.instance, this.name, decision.claim);
       // A claim that lands after the deadline stays unused: the next snapshot re-claims it with a new epoch.
-      if (claimed.length > 0 && performance.now() < this.#ctx.deadline() && !this.#closing && !this.#ctx.closing()) {
+      if (
+        claimed.length > 0 &&
+        performance.now() < this.#ctx.deadline() &&
+        !this.#closing &&
+        !this.#ctx.closing()
+      ) {
         for (const { partition, epoch } of claimed) this.#held.set(partition, epoch);
-        this.#changed(claimed.map((c) => c.partition), []);
+        this.#changed(
+          claimed.map((c) => c.partition),
+          [],
+        );
       }
     }
     return decision.wakeAt;
@@ -206,7 +227,11 @@ export class Lease extends TypedEmitter<LeaseEvents> implements LeaseHandle {
       this.#draining.add(p);
     }
     this.#changed([], partitions, reason);
-    const drain = this.#drain(partitions.sort((a, b) => a - b), epochs, reason).finally(() => {
+    const drain = this.#drain(
+      partitions.sort((a, b) => a - b),
+      epochs,
+      reason,
+    ).finally(() => {
       for (const p of partitions) this.#draining.delete(p);
       this.#drains.delete(drain);
       this.#ctx.requestTick();
@@ -216,7 +241,8 @@ export class Lease extends TypedEmitter<LeaseEvents> implements LeaseHandle {
 
   async #drain(partitions: number[], epochs: Map<number, number>, reason: RevokeReason): Promise<void> {
     const controller = new AbortController();
-    const timer = reason === 'lost' ? undefined : setTimeout(() => controller.abort(), this.#ctx.drainTimeout);
+    const timer =
+      reason === 'lost' ? undefined : setTimeout(() => controller.abort(), this.#ctx.drainTimeout);
     if (reason === 'lost' || performance.now() >= this.#ctx.deadline()) controller.abort();
     this.#drainControllers.add(controller);
     const ctx = { lease: this.name, partitions, epochs, reason, signal: controller.signal };
@@ -226,7 +252,11 @@ export class Lease extends TypedEmitter<LeaseEvents> implements LeaseHandle {
     for (const r of results) {
       if (r.status === 'rejected') {
         this.#ctx.reportError(
-          new DbleasesError('REVOKE_FAILED', `A revoke step of lease ${JSON.stringify(this.name)} failed: ${String(r.reason)}`, { cause: r.reason }),
+          new DbleasesError(
+            'REVOKE_FAILED',
+            `A revoke step of lease ${JSON.stringify(this.name)} failed: ${String(r.reason)}`,
+            { cause: r.reason },
+          ),
         );
       }
     }
@@ -236,7 +266,12 @@ export class Lease extends TypedEmitter<LeaseEvents> implements LeaseHandle {
     }
     try {
       const items = partitions.map((p) => ({ partition: p, epoch: epochs.get(p)! }));
-      await this.#ctx.store.release(this.#ctx.clientId, this.name, items, reason === 'close' ? 'leave' : 'rebalance');
+      await this.#ctx.store.release(
+        this.#ctx.clientId,
+        this.name,
+        items,
+        reason === 'close' ? 'leave' : 'rebalance',
+      );
     } catch (error) {
       // Not released: the partitions stay named mine; the next snapshot releases or re-claims them.
       this.#ctx.reportError(error as Error);

@@ -35,7 +35,9 @@ const DRIZZLE_DIR = new URL('../../drizzle/', import.meta.url);
 
 /** Reads `drizzle/meta/_journal.json` and the SQL files it lists, in order. */
 export function loadMigrations(): Migration[] {
-  const journal = JSON.parse(readFileSync(fileURLToPath(new URL('meta/_journal.json', DRIZZLE_DIR)), 'utf8')) as {
+  const journal = JSON.parse(
+    readFileSync(fileURLToPath(new URL('meta/_journal.json', DRIZZLE_DIR)), 'utf8'),
+  ) as {
     entries: { idx: number; tag: string }[];
   };
   return journal.entries.map((entry) => {
@@ -56,7 +58,9 @@ export function loadMigrations(): Migration[] {
 export function substitute(statement: string, schema: string, tablePrefix: string): string {
   return statement
     .replaceAll(`"${PLACEHOLDER_SCHEMA}"`, quoteIdent(schema))
-    .replace(new RegExp(`"${PLACEHOLDER_PREFIX}([a-z0-9_]+)"`, 'g'), (_m, rest: string) => quoteIdent(`${tablePrefix}_${rest}`));
+    .replace(new RegExp(`"${PLACEHOLDER_PREFIX}([a-z0-9_]+)"`, 'g'), (_m, rest: string) =>
+      quoteIdent(`${tablePrefix}_${rest}`),
+    );
 }
 
 /** Applies pending migrations; resolves to the tags applied now. */
@@ -79,7 +83,9 @@ export async function migrate(port: DbPort, options: MigrateOptions): Promise<st
     // CREATE SCHEMA IF NOT EXISTS checks the privilege before existence: look first.
     const ns = await tx.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
     if (ns.rows.length === 0) await tx.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
-    const reg = await tx.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [`${quoteIdent(schema)}.${quoteIdent(`${prefix}_migrations`)}`]);
+    const reg = await tx.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [
+      `${quoteIdent(schema)}.${quoteIdent(`${prefix}_migrations`)}`,
+    ]);
     if (reg.rows[0]?.t == null) {
       await tx.query(
         `CREATE TABLE ${table} (id integer PRIMARY KEY, tag text NOT NULL, hash text NOT NULL, applied_at timestamptz NOT NULL DEFAULT clock_timestamp())`,
@@ -117,11 +123,25 @@ export async function migrate(port: DbPort, options: MigrateOptions): Promise<st
   } catch (error) {
     if (error instanceof DbleasesError) throw error;
     const code = (error as { code?: string }).code;
-    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ETIMEDOUT' || code === '57P03') {
-      throw new DbleasesError('DATABASE_UNREACHABLE', `Could not connect to Postgres (${code}): is it running and reachable? (try \`docker compose up -d\`)`, { cause: error });
+    if (
+      code === 'ECONNREFUSED' ||
+      code === 'ENOTFOUND' ||
+      code === 'EAI_AGAIN' ||
+      code === 'ETIMEDOUT' ||
+      code === '57P03'
+    ) {
+      throw new DbleasesError(
+        'DATABASE_UNREACHABLE',
+        `Could not connect to Postgres (${code}): is it running and reachable? (try \`docker compose up -d\`)`,
+        { cause: error },
+      );
     }
-    throw new DbleasesError('MIGRATION_FAILED', `Migrating schema ${schema} (prefix ${prefix}) failed and was rolled back: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new DbleasesError(
+      'MIGRATION_FAILED',
+      `Migrating schema ${schema} (prefix ${prefix}) failed and was rolled back: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
 }

@@ -39,11 +39,15 @@ export const clients = schema.table(
     instance: text('instance').notNull(),
     expiresAt: ts('expires_at').notNull(),
     heartbeatAt: ts('heartbeat_at').notNull(),
-    startedAt: ts('started_at').notNull().default(sql`clock_timestamp()`),
+    startedAt: ts('started_at')
+      .notNull()
+      .default(sql`clock_timestamp()`),
     /** 'live' or 'closing' (draining before it leaves). */
     state: text('state').notNull().default('live'),
     /** Free-form facts for operators: pid, hostname, package version. */
-    info: jsonb('info').notNull().default(sql`'{}'::jsonb`),
+    info: jsonb('info')
+      .notNull()
+      .default(sql`'{}'::jsonb`),
   },
   (t) => [primaryKey({ name: `${PLACEHOLDER_PREFIX}clients_pk`, columns: [t.clientId] })],
 );
@@ -54,7 +58,9 @@ export const leases = schema.table(
   {
     leaseName: text('lease_name').notNull(),
     size: integer('size').notNull(),
-    createdAt: ts('created_at').notNull().default(sql`clock_timestamp()`),
+    createdAt: ts('created_at')
+      .notNull()
+      .default(sql`clock_timestamp()`),
   },
   (t) => [primaryKey({ name: `${PLACEHOLDER_PREFIX}leases_pk`, columns: [t.leaseName] })],
 );
@@ -65,7 +71,9 @@ export const members = schema.table(
   {
     leaseName: text('lease_name').notNull(),
     clientId: text('client_id').notNull(),
-    joinedAt: ts('joined_at').notNull().default(sql`clock_timestamp()`),
+    joinedAt: ts('joined_at')
+      .notNull()
+      .default(sql`clock_timestamp()`),
   },
   (t) => [
     primaryKey({ name: `${PLACEHOLDER_PREFIX}members_pk`, columns: [t.leaseName, t.clientId] }),
@@ -116,7 +124,9 @@ export const history = schema.table(
     toClient: text('to_client'),
     epoch: bigint('epoch', { mode: 'number' }).notNull(),
     reason: text('reason').notNull(),
-    at: ts('at').notNull().default(sql`clock_timestamp()`),
+    at: ts('at')
+      .notNull()
+      .default(sql`clock_timestamp()`),
   },
   (t) => [
     primaryKey({ name: `${PLACEHOLDER_PREFIX}history_pk`, columns: [t.id] }),

@@ -69,7 +69,12 @@ export class Store {
    * Inserts my client row, or takes over the row of an expired process with the same id.
    * Resolves to null when done, or to the live holder of the id (its expiry in ms from now).
    */
-  async register(clientId: string, instance: string, ttl: number, info: Record<string, unknown>): Promise<{ expiresInMs: number } | null> {
+  async register(
+    clientId: string,
+    instance: string,
+    ttl: number,
+    info: Record<string, unknown>,
+  ): Promise<{ expiresInMs: number } | null> {
     const { clients } = this.#t;
     const res = await this.#db.query<{ instance: string; expires_in: number }>(
       `WITH up AS (
@@ -92,9 +97,19 @@ export class Store {
    * The one statement of a steady-state heartbeat: drop expired clients (not me), renew my row only if it
    * is still live, and read the snapshot of my leases.
    */
-  async heartbeat(clientId: string, instance: string, ttl: number, leaseNames: string[]): Promise<HeartbeatResult> {
+  async heartbeat(
+    clientId: string,
+    instance: string,
+    ttl: number,
+    leaseNames: string[],
+  ): Promise<HeartbeatResult> {
     const { clients, leases, members, partitions } = this.#t;
-    const res = await this.#db.query<{ renewed: number; now: number; me: HeartbeatResult['me']; leases: unknown }>(
+    const res = await this.#db.query<{
+      renewed: number;
+      now: number;
+      me: HeartbeatResult['me'];
+      leases: unknown;
+    }>(
       `WITH evacuate AS (
          DELETE FROM ${clients} WHERE expires_at <= clock_timestamp() AND client_id <> $1 RETURNING 1
        ), renew AS (
@@ -131,7 +146,11 @@ export class Store {
         name: l.name,
         size: l.size,
         members: l.members.map(([id, expiresAt, state]) => ({ id, expiresAt: Number(expiresAt), state })),
-        partitions: l.partitions.map(([partition, owner, epoch]) => ({ partition, owner, epoch: Number(epoch) })),
+        partitions: l.partitions.map(([partition, owner, epoch]) => ({
+          partition,
+          owner,
+          epoch: Number(epoch),
+        })),
       })),
     };
   }
@@ -144,8 +163,14 @@ export class Store {
   async joinLease(clientId: string, name: string, size: number): Promise<void> {
     const { clients, leases, members, partitions } = this.#t;
     await this.#db.transaction(async (tx) => {
-      await tx.query(`INSERT INTO ${leases} (lease_name, size) VALUES ($1, $2) ON CONFLICT (lease_name) DO NOTHING`, [name, size]);
-      const cur = await tx.query<{ size: number }>(`SELECT size FROM ${leases} WHERE lease_name = $1 FOR UPDATE`, [name]);
+      await tx.query(
+        `INSERT INTO ${leases} (lease_name, size) VALUES ($1, $2) ON CONFLICT (lease_name) DO NOTHING`,
+        [name, size],
+      );
+      const cur = await tx.query<{ size: number }>(
+        `SELECT size FROM ${leases} WHERE lease_name = $1 FOR UPDATE`,
+        [name],
+      );
       const existing = cur.rows[0]!.size;
       if (existing !== size) {
         const others = await tx.query<{ client_id: string }>(
@@ -172,7 +197,10 @@ export class Store {
          ON CONFLICT (lease_name, partition) DO NOTHING`,
         [name, size],
       );
-      await tx.query(`INSERT INTO ${members} (lease_name, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [name, clientId]);
+      await tx.query(
+        `INSERT INTO ${members} (lease_name, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+        [name, clientId],
+      );
     });
     await this.notify(name);
   }
@@ -189,7 +217,9 @@ export class Store {
     items: { partition: number; epoch: number }[],
   ): Promise<{ partition: number; epoch: number }[]> {
     const { clients, partitions, history } = this.#t;
-    await this.#db.query(`DELETE FROM ${clients} WHERE expires_at <= clock_timestamp() AND client_id <> $1`, [clientId]);
+    await this.#db.query(`DELETE FROM ${clients} WHERE expires_at <= clock_timestamp() AND client_id <> $1`, [
+      clientId,
+    ]);
     const res = await this.#db.query<{ partition: number; epoch: number }>(
       `WITH want AS (
          SELECT unnest($3::int[]) AS partition, unnest($4::bigint[]) AS epoch
@@ -260,7 +290,10 @@ export class Store {
 
   /** Marks my row as closing (operators see a draining client). */
   async markClosing(clientId: string, instance: string): Promise<void> {
-    await this.#db.query(`UPDATE ${this.#t.clients} SET state = 'closing' WHERE client_id = $1 AND instance = $2`, [clientId, instance]);
+    await this.#db.query(
+      `UPDATE ${this.#t.clients} SET state = 'closing' WHERE client_id = $1 AND instance = $2`,
+      [clientId, instance],
+    );
   }
 
   /** Deletes my client row (memberships go with it) and wakes the clients of my leases. */

@@ -49,7 +49,11 @@ async function client(id: string, extra: { drainTimeout?: number } = {}): Promis
   return c;
 }
 
-function producer(name: string, partitions: number, extra: Partial<ConstructorParameters<typeof PartitionedQueue>[1]> = {}): PartitionedQueue {
+function producer(
+  name: string,
+  partitions: number,
+  extra: Partial<ConstructorParameters<typeof PartitionedQueue>[1]> = {},
+): PartitionedQueue {
   const q = new PartitionedQueue(name, { partitions, connection: redis, prefix, ...extra });
   cleanup.push(() => q.close());
   return q;
@@ -58,7 +62,8 @@ function producer(name: string, partitions: number, extra: Partial<ConstructorPa
 function worker<D, R>(
   name: string,
   processor: (job: Job<D, R>, token?: string, signal?: AbortSignal) => Promise<R>,
-  options: Omit<PartitionedWorkerOptions, 'connection'> & Partial<Pick<PartitionedWorkerOptions, 'connection'>>,
+  options: Omit<PartitionedWorkerOptions, 'connection'> &
+    Partial<Pick<PartitionedWorkerOptions, 'connection'>>,
 ): PartitionedWorker<D, R> {
   const w = new PartitionedWorker<D, R>(name, processor, { connection: redis, prefix, ...options });
   cleanup.push(() => w.close());
@@ -103,7 +108,12 @@ describe('partition keys through add() and addBulk()', () => {
     const message = `Expected \`partitionKey\` to be a non-empty string or a finite number, got ${shown}`;
     await expect(q.add('j', {}, opts)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message });
     // One bad job in a bulk: validated before anything is sent, so the good one is not added either.
-    await expect(q.addBulk([{ name: 'j', data: {}, opts: { partitionKey: 'good' } }, { name: 'j', data: {}, opts }])).rejects.toMatchObject({
+    await expect(
+      q.addBulk([
+        { name: 'j', data: {}, opts: { partitionKey: 'good' } },
+        { name: 'j', data: {}, opts },
+      ]),
+    ).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
       message,
     });
@@ -119,9 +129,13 @@ describe('partition counts', () => {
     const q = producer('wfirst', 16);
     await expect(q.add('j', {}, { partitionKey: 'a' })).rejects.toMatchObject({
       code: 'PARTITION_COUNT_MISMATCH',
-      message: expect.stringMatching(/Queue `wfirst` has 8 partitions .* created with `partitions: 16`.*drain-and-switch/),
+      message: expect.stringMatching(
+        /Queue `wfirst` has 8 partitions .* created with `partitions: 16`.*drain-and-switch/,
+      ),
     });
-    await expect(q.addBulk([{ name: 'j', data: {}, opts: { partitionKey: 'a' } }])).rejects.toMatchObject({ code: 'PARTITION_COUNT_MISMATCH' });
+    await expect(q.addBulk([{ name: 'j', data: {}, opts: { partitionKey: 'a' } }])).rejects.toMatchObject({
+      code: 'PARTITION_COUNT_MISMATCH',
+    });
     const counts = await producer('wfirst', 8).getJobCounts('waiting', 'active', 'completed');
     expect(counts).toEqual({ waiting: 0, active: 0, completed: 0 });
   });
@@ -129,7 +143,12 @@ describe('partition counts', () => {
 
 describe('unreachable Redis', () => {
   it('a producer on a shared client (maxRetriesPerRequest: 1) gets REDIS_UNREACHABLE at once', async () => {
-    const dead = new Redis({ host: '127.0.0.1', port: await closedPort(), maxRetriesPerRequest: 1, lazyConnect: false });
+    const dead = new Redis({
+      host: '127.0.0.1',
+      port: await closedPort(),
+      maxRetriesPerRequest: 1,
+      lazyConnect: false,
+    });
     const redisErrors: Error[] = [];
     dead.on('error', (e) => redisErrors.push(e));
     cleanup.push(async () => dead.disconnect());
@@ -146,12 +165,21 @@ describe('unreachable Redis', () => {
   });
 
   it('a producer given connection options gets REDIS_UNREACHABLE within 3 s, and its next add tries again', async () => {
-    const q = new PartitionedQueue('down2', { partitions: 4, connection: { host: '127.0.0.1', port: await closedPort() }, prefix });
+    const q = new PartitionedQueue('down2', {
+      partitions: 4,
+      connection: { host: '127.0.0.1', port: await closedPort() },
+      prefix,
+    });
     cleanup.push(() => within(q.close(), 2000));
     const t0 = performance.now();
-    await expect(q.add('j', {}, { partitionKey: 'a' })).rejects.toMatchObject({ code: 'REDIS_UNREACHABLE', message: expect.stringContaining('`down2`') });
+    await expect(q.add('j', {}, { partitionKey: 'a' })).rejects.toMatchObject({
+      code: 'REDIS_UNREACHABLE',
+      message: expect.stringContaining('`down2`'),
+    });
     expect(performance.now() - t0).toBeLessThan(3000);
-    await expect(q.addBulk([{ name: 'j', data: {}, opts: { partitionKey: 'a' } }])).rejects.toMatchObject({ code: 'REDIS_UNREACHABLE' });
+    await expect(q.addBulk([{ name: 'j', data: {}, opts: { partitionKey: 'a' } }])).rejects.toMatchObject({
+      code: 'REDIS_UNREACHABLE',
+    });
     await expect(within(q.close(), 2000)).resolves.toBeUndefined();
   });
 
@@ -169,17 +197,28 @@ describe('unreachable Redis', () => {
         cleanup.push(async () => dead.disconnect());
         connection = dead;
       }
-      const w = new PartitionedWorker(name, async () => undefined, { client: c, partitions: 4, connection, prefix });
+      const w = new PartitionedWorker(name, async () => undefined, {
+        client: c,
+        partitions: 4,
+        connection,
+        prefix,
+      });
       const errors: Error[] = [];
       w.on('error', (e) => errors.push(e));
       const t0 = performance.now();
-      await expect(w.waitUntilReady()).rejects.toMatchObject({ code: 'REDIS_UNREACHABLE', message: expect.stringContaining(`\`${name}\``) });
+      await expect(w.waitUntilReady()).rejects.toMatchObject({
+        code: 'REDIS_UNREACHABLE',
+        message: expect.stringContaining(`\`${name}\``),
+      });
       expect(performance.now() - t0).toBeLessThan(3000);
       expect(errors).toContainEqual(expect.objectContaining({ code: 'REDIS_UNREACHABLE' }));
       // The partition count is checked before the lease is joined: nothing was taken.
       expect(w.lease).toBeUndefined();
       expect(w.partitions()).toEqual([]);
-      const members = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".db_leases_members WHERE lease_name = $1`, [name]);
+      const members = await db.pool.query(
+        `SELECT count(*)::int AS n FROM "${db.schema}".db_leases_members WHERE lease_name = $1`,
+        [name],
+      );
       expect(members.rows[0].n).toBe(0);
       await expect(within(w.close(), 2000)).resolves.toBeUndefined();
     },
@@ -193,33 +232,36 @@ describe('processors that misbehave', () => {
     ['a plain object', { code: 42 }, 'Non-Error thrown: {"code":42}'],
   ];
 
-  it.each(thrown)('ordered: a processor throwing %s fails the job with an Error, and the partition moves on', async (_case, value, reason) => {
-    const name = `throw-${_case.replace(/\W/g, '')}`;
-    const c = await client(`${name}-c`);
-    const q = producer(name, 1);
-    const w = worker<{ n: number }, number>(
-      name,
-      async (job) => {
-        if (job.data.n === 1) throw value;
-        return job.data.n;
-      },
-      { client: c, partitions: 1 },
-    );
-    const errors: Error[] = [];
-    w.on('error', (e) => errors.push(e));
-    const failed = nextEvent<[Job | undefined, Error, number, boolean]>(w, 'failed');
-    const completed = nextEvent<[Job, number, number]>(w, 'completed');
-    await q.add('j', { n: 1 }, { partitionKey: 'k', attempts: 1 });
-    await q.add('j', { n: 2 }, { partitionKey: 'k' });
-    const [job, error, partition, willRetry] = await failed;
-    expect(error).toBeInstanceOf(Error);
-    expect(error.message).toBe(reason);
-    expect([partition, willRetry]).toEqual([0, false]);
-    expect(await job!.getState()).toBe('failed');
-    const [next] = await completed;
-    expect(next.data).toEqual({ n: 2 });
-    expect(errors).toEqual([]);
-  });
+  it.each(thrown)(
+    'ordered: a processor throwing %s fails the job with an Error, and the partition moves on',
+    async (_case, value, reason) => {
+      const name = `throw-${_case.replace(/\W/g, '')}`;
+      const c = await client(`${name}-c`);
+      const q = producer(name, 1);
+      const w = worker<{ n: number }, number>(
+        name,
+        async (job) => {
+          if (job.data.n === 1) throw value;
+          return job.data.n;
+        },
+        { client: c, partitions: 1 },
+      );
+      const errors: Error[] = [];
+      w.on('error', (e) => errors.push(e));
+      const failed = nextEvent<[Job | undefined, Error, number, boolean]>(w, 'failed');
+      const completed = nextEvent<[Job, number, number]>(w, 'completed');
+      await q.add('j', { n: 1 }, { partitionKey: 'k', attempts: 1 });
+      await q.add('j', { n: 2 }, { partitionKey: 'k' });
+      const [job, error, partition, willRetry] = await failed;
+      expect(error).toBeInstanceOf(Error);
+      expect(error.message).toBe(reason);
+      expect([partition, willRetry]).toEqual([0, false]);
+      expect(await job!.getState()).toBe('failed');
+      const [next] = await completed;
+      expect(next.data).toEqual({ n: 2 });
+      expect(errors).toEqual([]);
+    },
+  );
 
   /** Unordered mode: the thrown value goes to BullMQ as is. */
   async function unordered(value: unknown, tag: string) {
@@ -236,7 +278,9 @@ describe('processors that misbehave', () => {
     );
     const errors: Error[] = [];
     w.on('error', (e) => errors.push(e));
-    const failed = nextEvent<[Job | undefined, Error, number, boolean]>(w, 'failed', { timeout: 3000 }).catch(() => undefined);
+    const failed = nextEvent<[Job | undefined, Error, number, boolean]>(w, 'failed', { timeout: 3000 }).catch(
+      () => undefined,
+    );
     const first = await q.add('j', { n: 1 }, { partitionKey: 'k', attempts: 1 });
     return { q, first, failed, errors };
   }
@@ -272,7 +316,12 @@ describe('processors that misbehave', () => {
 
   it('a processor that never resolves and ignores its signal: close() ends after drainTimeout + forceCloseAfter, no Worker left', async () => {
     const name = 'never';
-    const c = await createClient(db.pool, 'never-1', { schema: db.schema, ttl: TTL, heartbeat: HB, drainTimeout: 200 });
+    const c = await createClient(db.pool, 'never-1', {
+      schema: db.schema,
+      ttl: TTL,
+      heartbeat: HB,
+      drainTimeout: 200,
+    });
     cleanup.push(() => c.close());
     const q = producer(name, 2);
     const started: number[] = [];
@@ -288,16 +337,22 @@ describe('processors that misbehave', () => {
     await nextEvent(w, 'assigned', { filter: () => w.partitions().length === 2 });
     await q.add('j', { n: 1 }, { partitionKey: 'k' });
     await waitFor(() => started.length === 1, { message: 'the job to start' });
-    const workerClients = async () => ((await redis.client('LIST')) as string).split('\n').filter((l) => l.includes(':w:never-1')).length;
+    const workerClients = async () =>
+      ((await redis.client('LIST')) as string).split('\n').filter((l) => l.includes(':w:never-1')).length;
     expect(await workerClients()).toBeGreaterThan(0);
     const t0 = performance.now();
     await c.close();
     await w.close();
     expect(performance.now() - t0).toBeLessThan(200 + 100 + 1500);
     expect(w.partitions()).toEqual([]);
-    await waitFor(async () => (await workerClients()) === 0, { timeout: 5000, message: "the Workers' Redis connections to close" });
+    await waitFor(async () => (await workerClients()) === 0, {
+      timeout: 5000,
+      message: "the Workers' Redis connections to close",
+    });
     // The lease let go too: no partition is left owned by the closed client.
-    const owned = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".db_leases_partitions WHERE owner = 'never-1'`);
+    const owned = await db.pool.query(
+      `SELECT count(*)::int AS n FROM "${db.schema}".db_leases_partitions WHERE owner = 'never-1'`,
+    );
     expect(owned.rows[0].n).toBe(0);
   });
 });

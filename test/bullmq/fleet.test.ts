@@ -75,7 +75,16 @@ function runs(procs: Child[]): Run[] {
     const open = new Map<string, Run>();
     for (const m of c.messages) {
       if (m.type === 'start') {
-        const run = { pid: c.pid, id: m.id as string, key: m.key as string, seq: m.seq as number, partition: m.partition as number, epoch: m.epoch as number, from: m.t, to: Infinity };
+        const run = {
+          pid: c.pid,
+          id: m.id as string,
+          key: m.key as string,
+          seq: m.seq as number,
+          partition: m.partition as number,
+          epoch: m.epoch as number,
+          from: m.t,
+          to: Infinity,
+        };
         open.set(`${run.partition}:${run.id}`, run);
         all.push(run);
       } else if (m.type === 'end') {
@@ -91,7 +100,8 @@ function overlapping(all: Run[]): [Run, Run][] {
   const found: [Run, Run][] = [];
   for (let i = 0; i < all.length; i++) {
     for (let j = i + 1; j < all.length && all[j]!.from < all[i]!.to; j++) {
-      if (all[j]!.partition === all[i]!.partition && all[j]!.pid !== all[i]!.pid) found.push([all[i]!, all[j]!]);
+      if (all[j]!.partition === all[i]!.partition && all[j]!.pid !== all[i]!.pid)
+        found.push([all[i]!, all[j]!]);
     }
   }
   return found;
@@ -106,10 +116,13 @@ describe('a fleet of worker processes', () => {
     const q = producer(name, P);
     const keys = Array.from({ length: 24 }, (_, i) => `customer-${i}`);
     let seq = 0;
-    const addBatch = (n: number) => q.addBulk(Array.from({ length: n }, (_, i) => {
-      const key = keys[i % keys.length]!;
-      return { name: 'j', data: { key, seq: seq++ }, opts: { partitionKey: key } };
-    }));
+    const addBatch = (n: number) =>
+      q.addBulk(
+        Array.from({ length: n }, (_, i) => {
+          const key = keys[i % keys.length]!;
+          return { name: 'j', data: { key, seq: seq++ }, opts: { partitionKey: key } };
+        }),
+      );
     // Jobs keep arriving (≈ 240/s over 24 keys, below the fleet's capacity) during the joins and the
     // graceful leave, so every handover happens with jobs in flight and queued.
     const env = { BQ_JOB_MS: '15' };
@@ -122,17 +135,29 @@ describe('a fleet of worker processes', () => {
     })();
     const w1 = start('fleet-1', name, P, env);
     const w2 = start('fleet-2', name, P, env);
-    await waitFor(() => lastPartitions(w1).length === P / 2 && lastPartitions(w2).length === P / 2, { timeout: 20_000, message: 'a 6/6 split' });
+    await waitFor(() => lastPartitions(w1).length === P / 2 && lastPartitions(w2).length === P / 2, {
+      timeout: 20_000,
+      message: 'a 6/6 split',
+    });
     const w3 = start('fleet-3', name, P, env);
     const procs = [w1, w2, w3];
-    await waitFor(() => procs.every((c) => lastPartitions(c).length === P / 3), { timeout: 20_000, message: 'a 4/4/4 split' });
+    await waitFor(() => procs.every((c) => lastPartitions(c).length === P / 3), {
+      timeout: 20_000,
+      message: 'a 4/4/4 split',
+    });
     w1.kill('SIGTERM'); // graceful: hands over after its in-flight jobs
     await w1.exited;
-    await waitFor(() => lastPartitions(w2).length === P / 2 && lastPartitions(w3).length === P / 2, { timeout: 10_000, message: 'a 6/6 split after w1 left' });
+    await waitFor(() => lastPartitions(w2).length === P / 2 && lastPartitions(w3).length === P / 2, {
+      timeout: 10_000,
+      message: 'a 6/6 split after w1 left',
+    });
     await addBatch(120);
     producing = false;
     await production;
-    await waitFor(async () => (await q.getJobCounts('completed')).completed === seq, { timeout: 30_000, message: 'every job completed' });
+    await waitFor(async () => (await q.getJobCounts('completed')).completed === seq, {
+      timeout: 30_000,
+      message: 'every job completed',
+    });
     console.log(`fleet: ${seq} jobs`);
 
     const all = runs(procs);
@@ -144,7 +169,10 @@ describe('a fleet of worker processes', () => {
       expect(order, key).toEqual([...order].sort((a, b) => a - b));
     }
     expect(overlapping(all)).toEqual([]);
-    const moved = Array.from({ length: P }, (_, p) => new Set(all.filter((r) => r.partition === p).map((r) => r.pid)).size).filter((n) => n > 1);
+    const moved = Array.from(
+      { length: P },
+      (_, p) => new Set(all.filter((r) => r.partition === p).map((r) => r.pid)).size,
+    ).filter((n) => n > 1);
     expect(moved.length).toBeGreaterThanOrEqual(4); // handovers happened with jobs in the partitions
     // A partition changes process only with a higher epoch.
     for (let p = 0; p < P; p++) {
@@ -162,23 +190,37 @@ describe('a fleet of worker processes', () => {
     const q = producer(name, P);
     const a = start('kill-1', name, P);
     const b = start('kill-2', name, P);
-    await waitFor(() => lastPartitions(a).length === 2 && lastPartitions(b).length === 2, { timeout: 20_000, message: 'a 2/2 split' });
+    await waitFor(() => lastPartitions(a).length === 2 && lastPartitions(b).length === 2, {
+      timeout: 20_000,
+      message: 'a 2/2 split',
+    });
     const key = 'victim-key';
     await q.add('j', { key, seq: 0, holdMs: 60_000 }, { partitionKey: key });
     await q.add('j', { key, seq: 1 }, { partitionKey: key });
     await q.add('j', { key, seq: 2 }, { partitionKey: key });
-    const first = await waitFor(() => [a, b].find((c) => c.messages.some((m) => m.type === 'start' && m.seq === 0)), { message: 'the first job to start' });
+    const first = await waitFor(
+      () => [a, b].find((c) => c.messages.some((m) => m.type === 'start' && m.seq === 0)),
+      { message: 'the first job to start' },
+    );
     const survivor = first === a ? b : a;
     const killedAt = performance.timeOrigin + performance.now();
     first.kill('SIGKILL');
     await first.exited;
-    const again: ChildMessage = await survivor.waitFor((m) => m.type === 'start' && m.seq === 0, TTL + 5000, 'the killed job to restart');
+    const again: ChildMessage = await survivor.waitFor(
+      (m) => m.type === 'start' && m.seq === 0,
+      TTL + 5000,
+      'the killed job to restart',
+    );
     const recoveryMs = again.t - killedAt;
-    console.log(`SIGKILL mid-job: job restarted on the survivor ${recoveryMs.toFixed(0)} ms after the kill (TTL ${TTL} ms)`);
+    console.log(
+      `SIGKILL mid-job: job restarted on the survivor ${recoveryMs.toFixed(0)} ms after the kill (TTL ${TTL} ms)`,
+    );
     expect(recoveryMs).toBeLessThan(TTL + 3000);
     await survivor.waitFor((m) => m.type === 'end' && m.seq === 2, 10_000, 'the last job');
     const p = q.partitionFor(key);
-    const inPartition = survivor.messages.filter((m) => m.type === 'start' && m.partition === p).map((m) => m.seq);
+    const inPartition = survivor.messages
+      .filter((m) => m.type === 'start' && m.partition === p)
+      .map((m) => m.seq);
     expect(inPartition).toEqual([0, 1, 2]);
     expect(survivor.messages.some((m) => m.type === 'recovered' && m.partition === p)).toBe(true);
   });
@@ -189,24 +231,40 @@ describe('a fleet of worker processes', () => {
     const q = producer(name, P);
     const a = start('lost-1', name, P);
     const b = start('lost-2', name, P);
-    await waitFor(() => lastPartitions(a).length === 1 && lastPartitions(b).length === 1, { timeout: 20_000, message: 'a 1/1 split' });
+    await waitFor(() => lastPartitions(a).length === 1 && lastPartitions(b).length === 1, {
+      timeout: 20_000,
+      message: 'a 1/1 split',
+    });
     const key = 'paused-key';
     const first = await q.add('j', { key, seq: 0, holdMs: 60_000 }, { partitionKey: key });
     await q.add('j', { key, seq: 1 }, { partitionKey: key });
-    const holder = await waitFor(() => [a, b].find((c) => c.messages.some((m) => m.type === 'start' && m.seq === 0)), { message: 'the first job to start' });
+    const holder = await waitFor(
+      () => [a, b].find((c) => c.messages.some((m) => m.type === 'start' && m.seq === 0)),
+      { message: 'the first job to start' },
+    );
     const other = holder === a ? b : a;
     holder.kill('SIGSTOP');
     const stoppedAt = performance.timeOrigin + performance.now();
-    const again = await other.waitFor((m) => m.type === 'start' && m.seq === 0, TTL + 5000, 'the job to restart on the other process');
+    const again = await other.waitFor(
+      (m) => m.type === 'start' && m.seq === 0,
+      TTL + 5000,
+      'the job to restart on the other process',
+    );
     expect(again.t - stoppedAt).toBeLessThan(TTL + 3000);
     const resumedAt = performance.timeOrigin + performance.now();
     holder.kill('SIGCONT');
-    const aborted = await holder.waitFor((m) => m.type === 'aborted' && m.seq === 0, 5000, 'the paused job to be aborted');
+    const aborted = await holder.waitFor(
+      (m) => m.type === 'aborted' && m.seq === 0,
+      5000,
+      'the paused job to be aborted',
+    );
     expect(aborted.code).toBe('LEASE_LOST');
     expect(aborted.t - resumedAt).toBeLessThan(1500);
     await other.waitFor((m) => m.type === 'end' && m.seq === 1, 10_000, 'the next job');
     const p = q.partitionFor(key);
-    expect(other.messages.filter((m) => m.type === 'start' && m.partition === p).map((m) => m.seq)).toEqual([0, 1]);
+    expect(other.messages.filter((m) => m.type === 'start' && m.partition === p).map((m) => m.seq)).toEqual([
+      0, 1,
+    ]);
     const job = await q.queue(p).getJob(first.id!);
     expect(await job!.getState()).toBe('completed');
     expect(job!.processedBy).toBe(other === a ? 'lost-1' : 'lost-2');

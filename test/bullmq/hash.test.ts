@@ -49,6 +49,8 @@ describe('partition hash (FNV-1a 32-bit over UTF-8, mod N)', () => {
     for (const bad of [undefined, null, '', NaN, Infinity, {}, [], true, 10n]) {
       expect(() => partitionOf(bad, 8)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     }
-    expect(() => partitionOf(undefined, 8)).toThrow('Expected `partitionKey` to be a non-empty string or a finite number, got `undefined` (undefined)');
+    expect(() => partitionOf(undefined, 8)).toThrow(
+      'Expected `partitionKey` to be a non-empty string or a finite number, got `undefined` (undefined)',
+    );
   });
 });

@@ -12,7 +12,11 @@ const prefix = uniqueName('bullmq-queue', 'bq');
 let redis: Redis;
 const opened: PartitionedQueue[] = [];
 
-function queue(name: string, partitions: number, extra: Partial<ConstructorParameters<typeof PartitionedQueue>[1]> = {}): PartitionedQueue {
+function queue(
+  name: string,
+  partitions: number,
+  extra: Partial<ConstructorParameters<typeof PartitionedQueue>[1]> = {},
+): PartitionedQueue {
   const q = new PartitionedQueue(name, { partitions, connection: redis, prefix, ...extra });
   opened.push(q);
   return q;
@@ -47,7 +51,11 @@ describe('PartitionedQueue', () => {
 
   it('addBulk groups by partition, keeps per-partition order and returns jobs in input order', async () => {
     const q = queue('bulk', 4);
-    const input = Array.from({ length: 200 }, (_, i) => ({ name: 'j', data: { i, key: `k${i % 13}` }, opts: { partitionKey: `k${i % 13}` } }));
+    const input = Array.from({ length: 200 }, (_, i) => ({
+      name: 'j',
+      data: { i, key: `k${i % 13}` },
+      opts: { partitionKey: `k${i % 13}` },
+    }));
     const jobs = await q.addBulk(input);
     expect(jobs.map((j) => (j.data as { i: number }).i)).toEqual(input.map((j) => j.data.i));
     // The returned jobs carry the ids Redis gave them, in their own partition queues.
@@ -67,17 +75,40 @@ describe('PartitionedQueue', () => {
     const q = queue('refuse', 4);
     await expect(q.add('x', {}, { partitionKey: 'a', delay: 500 })).rejects.toMatchObject({
       code: 'INVALID_OPTION',
-      message: expect.stringMatching(/`opts\.delay` is `500` \(number\).*allows only `delay: 0` or no delay.*ordered: false/),
+      message: expect.stringMatching(
+        /`opts\.delay` is `500` \(number\).*allows only `delay: 0` or no delay.*ordered: false/,
+      ),
     });
-    await expect(q.add('x', {}, { partitionKey: 'a', priority: 3 })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('`opts.priority` is `3` (number)') });
-    await expect(q.add('x', {}, { partitionKey: 'a', lifo: true })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('`opts.lifo` is `true` (boolean)') });
-    await expect(q.addBulk([{ name: 'x', data: {}, opts: { partitionKey: 'a' } }, { name: 'x', data: {}, opts: { partitionKey: 'b', delay: 1 } }])).rejects.toMatchObject({
+    await expect(q.add('x', {}, { partitionKey: 'a', priority: 3 })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringContaining('`opts.priority` is `3` (number)'),
+    });
+    await expect(q.add('x', {}, { partitionKey: 'a', lifo: true })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringContaining('`opts.lifo` is `true` (boolean)'),
+    });
+    await expect(
+      q.addBulk([
+        { name: 'x', data: {}, opts: { partitionKey: 'a' } },
+        { name: 'x', data: {}, opts: { partitionKey: 'b', delay: 1 } },
+      ]),
+    ).rejects.toMatchObject({
       code: 'INVALID_OPTION',
       message: expect.stringContaining('`jobs[1].opts.delay`'),
     });
     expect(await q.getJobCounts('waiting', 'delayed')).toEqual({ waiting: 0, delayed: 0 }); // nothing half-sent
-    expect(() => new PartitionedQueue('refuse2', { partitions: 4, connection: redis, prefix, defaultJobOptions: { lifo: true } })).toThrow(/`defaultJobOptions.lifo`/);
-    await expect(q.add('x', {}, { partitionKey: 'a', delay: 0, priority: 0, lifo: false })).resolves.toBeDefined();
+    expect(
+      () =>
+        new PartitionedQueue('refuse2', {
+          partitions: 4,
+          connection: redis,
+          prefix,
+          defaultJobOptions: { lifo: true },
+        }),
+    ).toThrow(/`defaultJobOptions.lifo`/);
+    await expect(
+      q.add('x', {}, { partitionKey: 'a', delay: 0, priority: 0, lifo: false }),
+    ).resolves.toBeDefined();
     await expect(q.add('x', {}, { partitionKey: '' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(q.add('x', {}, undefined as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
 
@@ -98,24 +129,32 @@ describe('PartitionedQueue', () => {
     await expect(queue('count', 16).waitUntilReady()).resolves.toBeUndefined();
   });
 
-  it('caps each partition queue\'s events stream so that all of them together hold about one queue\'s worth', async () => {
+  it("caps each partition queue's events stream so that all of them together hold about one queue's worth", async () => {
     const meta = async (q: PartitionedQueue, p: number) => {
       await q.add('j', {}, { partitionKey: `k${p}` });
       const bull = q.queue(q.partitionFor(`k${p}`));
       await bull.waitUntilReady();
-      await waitFor(async () => (await redis.hget(`${prefix}:${bull.name}:meta`, 'opts.maxLenEvents')) !== null);
+      await waitFor(
+        async () => (await redis.hget(`${prefix}:${bull.name}:meta`, 'opts.maxLenEvents')) !== null,
+      );
       return Number(await redis.hget(`${prefix}:${bull.name}:meta`, 'opts.maxLenEvents'));
     };
     expect(await meta(queue('events16', 16), 1)).toBe(625);
     expect(await meta(queue('events1024', 1024), 2)).toBe(100);
     expect(await meta(queue('events-own', 4, { maxLenEvents: 7 }), 3)).toBe(7);
-    expect(() => queue('events-bad', 4, { maxLenEvents: 0 })).toThrow(/`maxLenEvents` to be an integer ≥ 1, got `0`/);
+    expect(() => queue('events-bad', 4, { maxLenEvents: 0 })).toThrow(
+      /`maxLenEvents` to be an integer ≥ 1, got `0`/,
+    );
   });
 
   it('validates its arguments', () => {
     expect(() => queue('a:b', 4)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
-    expect(() => queue('ok', 0)).toThrow('Expected `partitions` to be an integer from 1 to 65536, got `0` (number)');
-    expect(() => queue('ok', 4, { connection: 'redis://x' as never })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+    expect(() => queue('ok', 0)).toThrow(
+      'Expected `partitions` to be an integer from 1 to 65536, got `0` (number)',
+    );
+    expect(() => queue('ok', 4, { connection: 'redis://x' as never })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION' }),
+    );
     expect(() => queue('ok', 4).queueName(4)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(queue('ok', 4, { cluster: true }).queueName(3)).toBe('{ok-3}');
   });

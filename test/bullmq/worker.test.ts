@@ -7,7 +7,12 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { createClient, type LeaseClient } from 'dbleases';
-import { jobPartition, PartitionedQueue, PartitionedWorker, type PartitionedWorkerOptions } from 'dbleases/bullmq';
+import {
+  jobPartition,
+  PartitionedQueue,
+  PartitionedWorker,
+  type PartitionedWorkerOptions,
+} from 'dbleases/bullmq';
 
 import { testSchema } from '../helpers/db.js';
 import { uniqueName } from '../helpers/env.js';
@@ -35,7 +40,12 @@ afterAll(async () => {
 });
 
 async function client(id: string, drainTimeout?: number): Promise<LeaseClient> {
-  const c = await createClient(db.pool, id, { schema: db.schema, ttl: TTL, heartbeat: HB, ...(drainTimeout === undefined ? {} : { drainTimeout }) });
+  const c = await createClient(db.pool, id, {
+    schema: db.schema,
+    ttl: TTL,
+    heartbeat: HB,
+    ...(drainTimeout === undefined ? {} : { drainTimeout }),
+  });
   cleanup.push(() => c.close());
   return c;
 }
@@ -49,7 +59,8 @@ function producer(name: string, partitions: number): PartitionedQueue {
 function worker<D, R>(
   name: string,
   processor: (job: Job<D, R>, token?: string, signal?: AbortSignal) => Promise<R>,
-  options: Omit<PartitionedWorkerOptions, 'connection'> & Partial<Pick<PartitionedWorkerOptions, 'connection'>>,
+  options: Omit<PartitionedWorkerOptions, 'connection'> &
+    Partial<Pick<PartitionedWorkerOptions, 'connection'>>,
 ): PartitionedWorker<D, R> {
   const w = new PartitionedWorker<D, R>(name, processor, { connection: redis, prefix, ...options });
   w.on('error', (e) => console.error('worker error', e));
@@ -67,7 +78,12 @@ describe('PartitionedWorker', () => {
       name,
       async (job) => {
         const ctx = jobPartition(job)!;
-        seen.push({ key: job.data.key, partition: ctx.partition, epoch: ctx.epoch, leaseEpoch: w.lease!.epoch(ctx.partition) });
+        seen.push({
+          key: job.data.key,
+          partition: ctx.partition,
+          epoch: ctx.epoch,
+          leaseEpoch: w.lease!.epoch(ctx.partition),
+        });
         return job.data.key;
       },
       { client: c, partitions: 4 },
@@ -75,7 +91,9 @@ describe('PartitionedWorker', () => {
     await nextEvent(w, 'assigned', { filter: () => w.partitions().length === 4 });
     expect(w.partitions()).toEqual([0, 1, 2, 3]);
     const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
-    const jobs = await q.addBulk(keys.map((key) => ({ name: 'j', data: { key }, opts: { partitionKey: key } })));
+    const jobs = await q.addBulk(
+      keys.map((key) => ({ name: 'j', data: { key }, opts: { partitionKey: key } })),
+    );
     await waitFor(() => seen.length === keys.length, { message: 'all jobs processed' });
     for (const s of seen) {
       expect(s.partition).toBe(q.partitionFor(s.key));
@@ -88,7 +106,9 @@ describe('PartitionedWorker', () => {
     expect(w.worker(0)?.opts.name).toBe('basic-1');
     // CLIENT LIST (what bull-board's "connected workers" reads) names the consumer of each partition.
     const workers = await q.queue(2).getWorkers();
-    expect(workers.map((c) => c.rawname)).toEqual([`${prefix}:${Buffer.from('basic-2').toString('base64')}:w:basic-1`]);
+    expect(workers.map((c) => c.rawname)).toEqual([
+      `${prefix}:${Buffer.from('basic-2').toString('base64')}:w:basic-1`,
+    ]);
   });
 
   it('retries a failing job in place, after its backoff, before any later job of its partition', async () => {
@@ -117,7 +137,9 @@ describe('PartitionedWorker', () => {
     await nextEvent(w, 'assigned', { filter: () => w.partitions().length === 2 });
     // Two keys in the same partition; the one after the failing job must wait for its retries.
     const keyA = 'key-a';
-    const keyB = [...Array(100).keys()].map((i) => `key-b${i}`).find((k) => q.partitionFor(k) === q.partitionFor(keyA))!;
+    const keyB = [...Array(100).keys()]
+      .map((i) => `key-b${i}`)
+      .find((k) => q.partitionFor(k) === q.partitionFor(keyA))!;
     const opts = { attempts: 3, backoff: { type: 'fixed', delay: 150 } };
     await q.addBulk([
       { name: 'j', data: { id: 'a1', key: keyA }, opts: { partitionKey: keyA, ...opts } },
@@ -126,7 +148,16 @@ describe('PartitionedWorker', () => {
       { name: 'j', data: { id: 'b2', key: keyB }, opts: { partitionKey: keyB, ...opts } },
     ]);
     await waitFor(() => log.some((l) => l.id === 'b2'), { message: 'the last job', timeout: 10_000 });
-    expect(log.map((l) => `${l.id}#${l.attempt}`)).toEqual(['a1#1', 'a1#2', 'a1#3', 'a2#1', 'b1#1', 'b1#2', 'b1#3', 'b2#1']);
+    expect(log.map((l) => `${l.id}#${l.attempt}`)).toEqual([
+      'a1#1',
+      'a1#2',
+      'a1#3',
+      'a2#1',
+      'b1#1',
+      'b1#2',
+      'b1#3',
+      'b2#1',
+    ]);
     for (let i = 1; i < log.length; i++) {
       if (log[i]!.id === log[i - 1]!.id) expect(log[i]!.at - log[i - 1]!.at).toBeGreaterThanOrEqual(140); // the backoff held the partition
     }
@@ -160,8 +191,14 @@ describe('PartitionedWorker', () => {
     await nextEvent(w1, 'assigned', { filter: () => w1.partitions().length === 4 });
     const c2 = await client('handover-2');
     const ran2: number[] = [];
-    const w2 = worker<{ n: number }, void>(name, async (job) => void ran2.push(job.data.n), { client: c2, partitions: 4 });
-    await waitFor(() => w1.partitions().length === 2 && w2.partitions().length === 2, { message: 'a 2/2 split', timeout: 10_000 });
+    const w2 = worker<{ n: number }, void>(name, async (job) => void ran2.push(job.data.n), {
+      client: c2,
+      partitions: 4,
+    });
+    await waitFor(() => w1.partitions().length === 2 && w2.partitions().length === 2, {
+      message: 'a 2/2 split',
+      timeout: 10_000,
+    });
     const p = w1.partitions()[0]!;
     const key = [...Array(200).keys()].find((k) => q.partitionFor(k) === p)!;
     await q.add('j', { n: 1 }, { partitionKey: key });
@@ -179,7 +216,9 @@ describe('PartitionedWorker', () => {
     const handover = performance.now() - releasedAt;
     await waitFor(() => ran2.includes(2), { message: 'job 2 on c2' });
     expect(ran2).toEqual([2]);
-    console.log(`graceful handover: partitions running on the next owner ${handover.toFixed(0)} ms after the in-flight job finished`);
+    console.log(
+      `graceful handover: partitions running on the next owner ${handover.toFixed(0)} ms after the in-flight job finished`,
+    );
     expect(handover).toBeLessThan(1500);
   });
 
@@ -204,7 +243,10 @@ describe('PartitionedWorker', () => {
     await waitFor(async () => (await q.getJobCounts('active')).active === 1, { message: 'job 1 active' });
     const c2 = await client('dt-2');
     const ran2: number[] = [];
-    const w2 = worker<{ n: number }, void>(name, async (job) => void ran2.push(job.data.n), { client: c2, partitions: 1 });
+    const w2 = worker<{ n: number }, void>(name, async (job) => void ran2.push(job.data.n), {
+      client: c2,
+      partitions: 1,
+    });
     const recovered = nextEvent(w2, 'recovered', { timeout: 10_000 });
     const closedAt = performance.now();
     const closing = c1.close();
@@ -240,7 +282,10 @@ describe('PartitionedWorker', () => {
     const q = producer('mismatch', 8);
     await q.waitUntilReady();
     const w = worker('mismatch', async () => undefined, { client: c, partitions: 4 });
-    await expect(w.waitUntilReady()).rejects.toMatchObject({ code: 'PARTITION_COUNT_MISMATCH', message: expect.stringContaining('has 8 partitions') });
+    await expect(w.waitUntilReady()).rejects.toMatchObject({
+      code: 'PARTITION_COUNT_MISMATCH',
+      message: expect.stringContaining('has 8 partitions'),
+    });
     expect(w.partitions()).toEqual([]);
     expect(w.lease).toBeUndefined(); // the misconfigured worker never joined the lease, so it holds no partitions
     expect(() => worker('x', async () => undefined, { client: c, partitions: 4, concurrency: 2 })).toThrow(
@@ -249,6 +294,8 @@ describe('PartitionedWorker', () => {
     const plainRedis = redisClient();
     plainRedis.options.maxRetriesPerRequest = 20;
     cleanup.push(() => plainRedis.quit());
-    expect(() => worker('x', async () => undefined, { client: c, partitions: 4, connection: plainRedis })).toThrow(/maxRetriesPerRequest/);
+    expect(() =>
+      worker('x', async () => undefined, { client: c, partitions: 4, connection: plainRedis }),
+    ).toThrow(/maxRetriesPerRequest/);
   });
 });

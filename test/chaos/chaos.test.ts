@@ -36,7 +36,9 @@ interface Run {
 
 function run(args: string[], onLine?: (line: string, child: ReturnType<typeof spawn>) => void): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', RUN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', RUN, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let partial = '';
     const take = (d: Buffer) => {
@@ -48,7 +50,9 @@ function run(args: string[], onLine?: (line: string, child: ReturnType<typeof sp
     };
     child.stdout.on('data', take);
     child.stderr.on('data', take);
-    child.once('exit', (code, signal) => resolve({ code, signal, out, lines: out.split('\n').filter(Boolean) }));
+    child.once('exit', (code, signal) =>
+      resolve({ code, signal, out, lines: out.split('\n').filter(Boolean) }),
+    );
   });
 }
 
@@ -56,7 +60,9 @@ function run(args: string[], onLine?: (line: string, child: ReturnType<typeof sp
 function parse(out: string): { ns: string; pids: number[] } {
   const ns = /namespace (chaos_[0-9a-f]+)/.exec(out)?.[1];
   if (ns === undefined) throw new Error(`no namespace in the output:\n${out}`);
-  const pids = [...out.matchAll(/pids ([\d ]+)\)|\(pid (\d+)\)/g)].flatMap((m) => (m[1] ?? m[2]!).trim().split(' ').map(Number));
+  const pids = [...out.matchAll(/pids ([\d ]+)\)|\(pid (\d+)\)/g)].flatMap((m) =>
+    (m[1] ?? m[2]!).trim().split(' ').map(Number),
+  );
   return { ns, pids };
 }
 
@@ -87,49 +93,69 @@ async function leftovers(ns: string, pids: number[]) {
 const nothing = { processes: [], schemas: 0, pgConnections: 0, redisClients: 0, redisKeys: 0 };
 
 describe('npm run chaos (short)', () => {
-  it('injects every fault kind, loses and reorders nothing, and cleans up', { timeout: 180_000 }, async () => {
-    const r = await run(['--jobs', '3000', '--faults', '6', '--gap', '2000-3000']);
-    const tail = r.lines.slice(-30).join('\n');
-    expect(r.code, tail).toBe(0);
-    const summary = JSON.parse(r.lines.at(-1)!) as Record<string, unknown>;
-    expect(summary, tail).toMatchObject({
-      chaos: 'summary',
-      jobs: 3000,
-      faultsPlanned: 6,
-      faultsInjected: 6,
-      faults: 6,
-      lost: 0,
-      orderViolations: 0,
-      overlaps: 0,
-      epochRegressions: 0,
-      faultProblems: 0,
-      violations: 0,
-    });
-    expect(summary.executions as number).toBeGreaterThanOrEqual(3000);
-    // Every one of the five kinds that need no Postgres restart was injected (6 faults: each once, one twice).
-    expect(Object.keys(summary.faultKinds as object).sort()).toEqual(['graceful', 'kill', 'pause', 'pg-terminate', 'redis-kill']);
-    expect(summary.takeoverMaxMs as number).toBeGreaterThan(0); // the oracle measured takeovers
-    const { ns, pids } = parse(r.out);
-    expect(pids.length).toBeGreaterThanOrEqual(5); // 4 + at least one replacement or newcomer
-    expect(await leftovers(ns, pids)).toEqual(nothing);
-  });
+  it(
+    'injects every fault kind, loses and reorders nothing, and cleans up',
+    { timeout: 180_000 },
+    async () => {
+      const r = await run(['--jobs', '3000', '--faults', '6', '--gap', '2000-3000']);
+      const tail = r.lines.slice(-30).join('\n');
+      expect(r.code, tail).toBe(0);
+      const summary = JSON.parse(r.lines.at(-1)!) as Record<string, unknown>;
+      expect(summary, tail).toMatchObject({
+        chaos: 'summary',
+        jobs: 3000,
+        faultsPlanned: 6,
+        faultsInjected: 6,
+        faults: 6,
+        lost: 0,
+        orderViolations: 0,
+        overlaps: 0,
+        epochRegressions: 0,
+        faultProblems: 0,
+        violations: 0,
+      });
+      expect(summary.executions as number).toBeGreaterThanOrEqual(3000);
+      // Every one of the five kinds that need no Postgres restart was injected (6 faults: each once, one twice).
+      expect(Object.keys(summary.faultKinds as object).sort()).toEqual([
+        'graceful',
+        'kill',
+        'pause',
+        'pg-terminate',
+        'redis-kill',
+      ]);
+      expect(summary.takeoverMaxMs as number).toBeGreaterThan(0); // the oracle measured takeovers
+      const { ns, pids } = parse(r.out);
+      expect(pids.length).toBeGreaterThanOrEqual(5); // 4 + at least one replacement or newcomer
+      expect(await leftovers(ns, pids)).toEqual(nothing);
+    },
+  );
 
-  it('on Ctrl-C stops every worker (a stopped one too) and removes its namespace', { timeout: 120_000 }, async () => {
-    let interrupted = false;
-    const r = await run(['--jobs', '100000', '--faults', '20', '--gap', '1500-1600', '--seed', '11'], (line, child) => {
-      // Interrupt while a worker is SIGSTOPped: it must be continued, then killed.
-      if (!interrupted && /SIGSTOPped/.test(line)) {
-        interrupted = true;
-        child.kill('SIGINT');
-      }
-    });
-    expect(interrupted, r.out.slice(-2000)).toBe(true);
-    expect(r.code).toBe(130);
-    const { ns, pids } = parse(r.out);
-    await waitFor(async () => {
-      const left = await leftovers(ns, pids);
-      return left.processes.length === 0 && left.pgConnections === 0 ? left : undefined;
-    }, { timeout: 10_000, message: 'worker processes and their connections to go' });
-    expect(await leftovers(ns, pids)).toEqual(nothing);
-  });
+  it(
+    'on Ctrl-C stops every worker (a stopped one too) and removes its namespace',
+    { timeout: 120_000 },
+    async () => {
+      let interrupted = false;
+      const r = await run(
+        ['--jobs', '100000', '--faults', '20', '--gap', '1500-1600', '--seed', '11'],
+        (line, child) => {
+          // Interrupt while a worker is SIGSTOPped: it must be continued, then killed.
+          if (!interrupted && /SIGSTOPped/.test(line)) {
+            interrupted = true;
+            child.kill('SIGINT');
+          }
+        },
+      );
+      expect(interrupted, r.out.slice(-2000)).toBe(true);
+      expect(r.code).toBe(130);
+      const { ns, pids } = parse(r.out);
+      await waitFor(
+        async () => {
+          const left = await leftovers(ns, pids);
+          return left.processes.length === 0 && left.pgConnections === 0 ? left : undefined;
+        },
+        { timeout: 10_000, message: 'worker processes and their connections to go' },
+      );
+      expect(await leftovers(ns, pids)).toEqual(nothing);
+    },
+  );
 });

@@ -37,7 +37,14 @@ interface Records {
   jobs: { key: string; seq: number; partition: number; enqueued: number }[];
   executions: Exec[];
   refused?: Exec[];
-  faults?: { id: number; kind: string; victim: string | null; at: number; partitions: number[]; ended?: number }[];
+  faults?: {
+    id: number;
+    kind: string;
+    victim: string | null;
+    at: number;
+    partitions: number[];
+    ended?: number;
+  }[];
   history?: { partition: number; from: string | null; to: string | null; epoch: number; at: number }[];
 }
 
@@ -50,35 +57,48 @@ async function check(records: Records): Promise<OracleReport> {
   await createRecordTables(pool, schema);
   const t = recordTables(schema);
   for (const j of records.jobs) {
-    await pool.query(`INSERT INTO ${t.jobs} (key, seq, partition, enqueued_at) VALUES ($1, $2, $3, $4)`, [j.key, j.seq, j.partition, ts(j.enqueued)]);
+    await pool.query(`INSERT INTO ${t.jobs} (key, seq, partition, enqueued_at) VALUES ($1, $2, $3, $4)`, [
+      j.key,
+      j.seq,
+      j.partition,
+      ts(j.enqueued),
+    ]);
   }
   const cols = 'key, seq, partition, epoch, owner, pid, started_at, ended_at';
   for (const e of records.executions) {
-    await pool.query(`INSERT INTO ${t.executions} (${cols}) VALUES ($1, $2, $3, $4, $5, 1, $6, $7)`, [e.key, e.seq, e.partition, e.epoch, e.owner, ts(e.start), ts(e.end)]);
+    await pool.query(`INSERT INTO ${t.executions} (${cols}) VALUES ($1, $2, $3, $4, $5, 1, $6, $7)`, [
+      e.key,
+      e.seq,
+      e.partition,
+      e.epoch,
+      e.owner,
+      ts(e.start),
+      ts(e.end),
+    ]);
   }
   for (const e of records.refused ?? []) {
-    await pool.query(`INSERT INTO ${t.refused} (${cols}) VALUES ($1, $2, $3, $4, $5, 1, $6, $7)`, [e.key, e.seq, e.partition, e.epoch, e.owner, ts(e.start), ts(e.end)]);
+    await pool.query(`INSERT INTO ${t.refused} (${cols}) VALUES ($1, $2, $3, $4, $5, 1, $6, $7)`, [
+      e.key,
+      e.seq,
+      e.partition,
+      e.epoch,
+      e.owner,
+      ts(e.start),
+      ts(e.end),
+    ]);
   }
   for (const f of records.faults ?? []) {
-    await pool.query(`INSERT INTO ${t.faults} (id, kind, victim, at, partitions, ended_at) VALUES ($1, $2, $3, $4, $5, $6)`, [
-      f.id,
-      f.kind,
-      f.victim,
-      ts(f.at),
-      f.partitions,
-      f.ended === undefined ? null : ts(f.ended),
-    ]);
+    await pool.query(
+      `INSERT INTO ${t.faults} (id, kind, victim, at, partitions, ended_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [f.id, f.kind, f.victim, ts(f.at), f.partitions, f.ended === undefined ? null : ts(f.ended)],
+    );
   }
   let id = 0;
   for (const h of records.history ?? []) {
-    await pool.query(`INSERT INTO ${t.history} (id, lease_name, partition, from_client, to_client, epoch, reason, at) VALUES ($1, 'chaos', $2, $3, $4, $5, 'crash', $6)`, [
-      ++id,
-      h.partition,
-      h.from,
-      h.to,
-      h.epoch,
-      ts(h.at),
-    ]);
+    await pool.query(
+      `INSERT INTO ${t.history} (id, lease_name, partition, from_client, to_client, epoch, reason, at) VALUES ($1, 'chaos', $2, $3, $4, $5, 'crash', $6)`,
+      [++id, h.partition, h.from, h.to, h.epoch, ts(h.at)],
+    );
   }
   return checkRun(pool, schema, { ttlMs: TTL });
 }
@@ -118,9 +138,22 @@ describe('chaos oracle', () => {
     const report = await check(clean());
     expect(report.violations).toEqual([]);
     expect(report.counts).toMatchObject({ jobs: 4, executions: 5, reexecutions: 1, refused: 1, faults: 1 });
-    expect(report.faults[0]).toMatchObject({ kind: 'kill', partitions: 1, takeoverMaxMs: 1100, pending: 1, resumeMaxMs: 1200, refused: 1, problems: [] });
+    expect(report.faults[0]).toMatchObject({
+      kind: 'kill',
+      partitions: 1,
+      takeoverMaxMs: 1100,
+      pending: 1,
+      resumeMaxMs: 1200,
+      refused: 1,
+      problems: [],
+    });
     expect(formatReport(report)).toMatch(/ok\s+lost\s+0/);
-    expect(JSON.parse(summaryLine(report))).toMatchObject({ chaos: 'summary', violations: 0, lost: 0, faults: 1 });
+    expect(JSON.parse(summaryLine(report))).toMatchObject({
+      chaos: 'summary',
+      violations: 0,
+      lost: 0,
+      faults: 1,
+    });
   });
 
   it('reports a lost job', async () => {
@@ -146,8 +179,16 @@ describe('chaos oracle', () => {
     r.jobs.push({ key: 'k3', seq: 1, partition: 1, enqueued: 3 });
     r.executions.push({ key: 'k3', seq: 1, partition: 1, epoch: 2, owner: 'D', start: 130, end: 150 }); // C ran p1 until 140
     const report = await check(r);
-    expect(report.overlaps).toEqual([{ partition: 1, a: expect.objectContaining({ owner: 'C' }), b: expect.objectContaining({ owner: 'D' }) }]);
-    expect(report.violations).toEqual([expect.stringMatching(/^overlap: partition 1: C .* D .*started 10 ms earlier/)]);
+    expect(report.overlaps).toEqual([
+      {
+        partition: 1,
+        a: expect.objectContaining({ owner: 'C' }),
+        b: expect.objectContaining({ owner: 'D' }),
+      },
+    ]);
+    expect(report.violations).toEqual([
+      expect.stringMatching(/^overlap: partition 1: C .* D .*started 10 ms earlier/),
+    ]);
   });
 
   it('reports an accepted execution under an older epoch', async () => {
@@ -155,7 +196,9 @@ describe('chaos oracle', () => {
     r.jobs.push({ key: 'k1', seq: 4, partition: 0, enqueued: 9_500 });
     r.executions.push({ key: 'k1', seq: 4, partition: 0, epoch: 1, owner: 'A', start: 11_240, end: 11_250 }); // A wrote after B took epoch 2
     const report = await check(r);
-    expect(report.epochRegressions).toEqual([expect.objectContaining({ partition: 0, epoch: 1, afterEpoch: 2 })]);
+    expect(report.epochRegressions).toEqual([
+      expect.objectContaining({ partition: 0, epoch: 1, afterEpoch: 2 }),
+    ]);
     expect(report.overlaps).toEqual([]); // A's write came after B's last one: no overlap, but a stale epoch
   });
 

@@ -6,8 +6,25 @@ import { escapeHtml } from '../../src/dashboard/page.js';
 
 describe('access rule helpers', () => {
   it('recognises loopback hosts only', () => {
-    for (const h of ['localhost', 'app.localhost', '127.0.0.1', '127.1.2.3', '::1', '[::1]', '::ffff:127.0.0.1']) expect(isLoopbackHost(h), h).toBe(true);
-    for (const h of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.1', 'example.com', 'localhost.example.com', '127.0.0.1.nip.io']) {
+    for (const h of [
+      'localhost',
+      'app.localhost',
+      '127.0.0.1',
+      '127.1.2.3',
+      '::1',
+      '[::1]',
+      '::ffff:127.0.0.1',
+    ])
+      expect(isLoopbackHost(h), h).toBe(true);
+    for (const h of [
+      '0.0.0.0',
+      '::',
+      '10.0.0.1',
+      '192.168.1.1',
+      'example.com',
+      'localhost.example.com',
+      '127.0.0.1.nip.io',
+    ]) {
       expect(isLoopbackHost(h), h).toBe(false);
     }
   });
@@ -34,6 +51,8 @@ describe('access rule helpers', () => {
   });
 
   it('escapes configuration text put into the page', () => {
-    expect(escapeHtml(`<a href="x" onclick='y'>&</a>`)).toBe('&#60;a href=&#34;x&#34; onclick=&#39;y&#39;&#62;&#38;&#60;/a&#62;');
+    expect(escapeHtml(`<a href="x" onclick='y'>&</a>`)).toBe(
+      '&#60;a href=&#34;x&#34; onclick=&#39;y&#39;&#62;&#38;&#60;/a&#62;',
+    );
   });
 });

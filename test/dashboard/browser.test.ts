@@ -47,7 +47,8 @@ async function cellColours(p: Page): Promise<Record<string, string[]>> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get update && apt-get install -y chromium`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: apt-get update && apt-get install -y chromium`);
   mkdirSync(ARTIFACTS, { recursive: true });
   started.push(await startClient(pool, 'worker-a', schema, 'orders', SIZE));
   started.push(await startClient(pool, EVIL, schema, 'orders', SIZE));
@@ -83,7 +84,10 @@ describe('dashboard page in Chromium', () => {
   it('colours the grid by owner, one stable colour per client', async () => {
     await page.goto(`http://127.0.0.1:${port}/`);
     await page.waitForSelector('body[data-stream="live"]');
-    await page.waitForFunction((size) => document.querySelectorAll('[data-lease="orders"] .cell[data-status="owned"]').length === size, SIZE);
+    await page.waitForFunction(
+      (size) => document.querySelectorAll('[data-lease="orders"] .cell[data-status="owned"]').length === size,
+      SIZE,
+    );
     const colours = await cellColours(page);
     expect(Object.keys(colours).sort()).toEqual([EVIL, 'worker-a'].sort());
     // One colour per owner, and different owners differ.
@@ -91,7 +95,9 @@ describe('dashboard page in Chromium', () => {
     expect(colours[EVIL]).toHaveLength(1);
     expect(colours['worker-a']?.[0]).not.toBe(colours[EVIL]?.[0]);
     // Cells show the partitions each client really owns.
-    const owners = await page.$$eval('[data-lease="orders"] .cell', (cells) => cells.map((c) => c.getAttribute('data-owner')));
+    const owners = await page.$$eval('[data-lease="orders"] .cell', (cells) =>
+      cells.map((c) => c.getAttribute('data-owner')),
+    );
     for (const s of started) for (const p of s.lease.values()) expect(owners[p]).toBe(s.client.id);
   });
 
@@ -119,7 +125,9 @@ describe('dashboard page in Chromium', () => {
     expect(waiting).toBeGreaterThan(0);
     expect(text).toMatch(new RegExp(`${waiting}\\s+WAITING`, 'i'));
     // The badge on the cell shows the same depth (waiting + active).
-    expect(await page.locator(`[data-lease="orders"] .cell[data-partition="${p}"] .q`).innerText()).toBe(String(waiting));
+    expect(await page.locator(`[data-lease="orders"] .cell[data-partition="${p}"] .q`).innerText()).toBe(
+      String(waiting),
+    );
   });
 
   it('re-colours the grid without a reload when a third client joins', async () => {
@@ -128,7 +136,12 @@ describe('dashboard page in Chromium', () => {
     started.push(third);
     await waitBalanced(started, SIZE);
     await page.waitForFunction(
-      () => new Set([...document.querySelectorAll('[data-lease="orders"] .cell[data-status="owned"]')].map((c) => c.getAttribute('data-owner'))).size === 3,
+      () =>
+        new Set(
+          [...document.querySelectorAll('[data-lease="orders"] .cell[data-status="owned"]')].map((c) =>
+            c.getAttribute('data-owner'),
+          ),
+        ).size === 3,
       undefined,
       { timeout: 10_000 },
     );
@@ -138,7 +151,9 @@ describe('dashboard page in Chromium', () => {
     expect(Object.keys(colours)).toHaveLength(3);
     expect(new Set(Object.values(colours).flat()).size).toBe(3);
     expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
-    const owners = await page.$$eval('[data-lease="orders"] .cell', (cells) => cells.map((c) => c.getAttribute('data-owner')));
+    const owners = await page.$$eval('[data-lease="orders"] .cell', (cells) =>
+      cells.map((c) => c.getAttribute('data-owner')),
+    );
     for (const p of third.lease.values()) expect(owners[p]).toBe('worker-c');
     await page.mouse.move(0, 0);
     await page.click(`[data-lease="orders"] .cell[data-partition="${third.lease.values()[0]}"]`);
@@ -155,9 +170,14 @@ describe('dashboard page in Chromium', () => {
     // Live again: a client leaving is shown.
     const gone = started.pop() as Started;
     await gone.client.close();
-    await page.waitForFunction(() => !document.querySelector('[data-lease="orders"] .cell[data-owner="worker-c"][data-status="owned"]'), undefined, {
-      timeout: 10_000,
-    });
+    await page.waitForFunction(
+      () =>
+        !document.querySelector('[data-lease="orders"] .cell[data-owner="worker-c"][data-status="owned"]'),
+      undefined,
+      {
+        timeout: 10_000,
+      },
+    );
   });
 
   it('asks for the token on a locked dashboard and opens after the login form', async () => {

@@ -65,7 +65,9 @@ describe('bull-board next to the dashboard (examples/dashboard-with-bull-board.t
     const page = await request(`${base}/leases/`);
     expect(page.status).toBe(200);
     expect(page.body).toContain('<a href="/queues">Queues (bull-board)</a>');
-    const api = JSON.parse((await request(`${base}/leases/api/leases`)).body) as { leases: { partitions: { owner: string; jobs?: { waiting: number } }[] }[] };
+    const api = JSON.parse((await request(`${base}/leases/api/leases`)).body) as {
+      leases: { partitions: { owner: string; jobs?: { waiting: number } }[] }[];
+    };
     expect(api.leases[0]?.partitions.every((p) => p.owner === 'worker-1')).toBe(true);
     // The queue was found through the partition count dbleases/bullmq recorded in Redis.
     expect(api.leases[0]?.partitions.reduce((n, p) => n + (p.jobs?.waiting ?? 0), 0)).toBe(1);
@@ -85,7 +87,9 @@ describe('bull-board next to the dashboard (examples/dashboard-with-bull-board.t
     await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
     try {
-      expect((await request(`${url}/orders`, { method: 'POST', headers: { Host: 'shop.example' } })).status).toBe(201);
+      expect(
+        (await request(`${url}/orders`, { method: 'POST', headers: { Host: 'shop.example' } })).status,
+      ).toBe(201);
       expect((await request(`${url}/api/leases`)).status).toBe(200);
       expect((await request(`${url}/api/leases`, { headers: { Host: 'shop.example' } })).status).toBe(403);
     } finally {

@@ -12,11 +12,19 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const pool = newPool();
 const schema = uniqueName('dashboard-cli');
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: { ...process.env, DATABASE_URL, ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', MAIN, ...args],
+      { env: { ...process.env, DATABASE_URL, ...env }, timeout: 30_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -82,7 +90,9 @@ describe('dbleases status', () => {
     const down = await cli(['status', '--database-url', 'postgres://postgres@127.0.0.1:1/postgres']);
     expect(down.code).toBe(1);
     expect(down.stderr.trim().split('\n')).toHaveLength(1);
-    expect(down.stderr).toMatch(/Could not connect to Postgres at postgres:\/\/postgres@127\.0\.0\.1:1\/postgres \(ECONNREFUSED\)/);
+    expect(down.stderr).toMatch(
+      /Could not connect to Postgres at postgres:\/\/postgres@127\.0\.0\.1:1\/postgres \(ECONNREFUSED\)/,
+    );
     expect(down.stderr).not.toMatch(/\n\s+at /);
 
     const bad = await cli(['status', '--bogus']);
@@ -95,17 +105,29 @@ describe('dbleases status', () => {
   });
 
   it('refuses a non-loopback dashboard without a token before touching the network', async () => {
-    const res = await cli(['dashboard', '--host', '0.0.0.0', '--port', '0', '--database-url', 'postgres://postgres@127.0.0.1:1/x']);
+    const res = await cli([
+      'dashboard',
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '0',
+      '--database-url',
+      'postgres://postgres@127.0.0.1:1/x',
+    ]);
     expect(res.code).toBe(2);
     expect(res.stderr.split('\n')[0]).toMatch(/--host 0\.0\.0\.0 is not a loopback address: pass --token/);
   });
 
   it('serves the dashboard until SIGTERM', async () => {
     const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'dashboard', '--port', '0', '--schema', schema, '--redis-url', REDIS_URL], {
-      env: { ...process.env, DATABASE_URL },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', MAIN, 'dashboard', '--port', '0', '--schema', schema, '--redis-url', REDIS_URL],
+      {
+        env: { ...process.env, DATABASE_URL },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout.setEncoding('utf8');
     const url = await new Promise<string>((resolve, reject) => {

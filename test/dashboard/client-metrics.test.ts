@@ -30,11 +30,20 @@ describe('clientMetrics', () => {
       // Several heartbeats (every 250 ms) are observed in the histogram.
       const text = await waitFor('3 observed heartbeats', async () => {
         const t = await registry.metrics();
-        return (sample(t, /dbleases_client_heartbeat_latency_seconds_count\{client="metered",ok="true"\} (\d+)/) ?? 0) >= 3 && t;
+        return (
+          (sample(t, /dbleases_client_heartbeat_latency_seconds_count\{client="metered",ok="true"\} (\d+)/) ??
+            0) >= 3 && t
+        );
       });
-      expect(text).toMatch(/dbleases_client_heartbeat_latency_seconds_bucket\{le="0\.1",client="metered",ok="true"\} \d+/);
-      expect(sample(text, /dbleases_client_heartbeats_total\{client="metered",ok="true"\} (\d+)/)).toBeGreaterThanOrEqual(3);
-      expect(sample(text, /dbleases_client_seconds_since_renewal\{client="metered"\} ([\d.e-]+)/)).toBeLessThan(1);
+      expect(text).toMatch(
+        /dbleases_client_heartbeat_latency_seconds_bucket\{le="0\.1",client="metered",ok="true"\} \d+/,
+      );
+      expect(
+        sample(text, /dbleases_client_heartbeats_total\{client="metered",ok="true"\} (\d+)/),
+      ).toBeGreaterThanOrEqual(3);
+      expect(
+        sample(text, /dbleases_client_seconds_since_renewal\{client="metered"\} ([\d.e-]+)/),
+      ).toBeLessThan(1);
       expect(text).toContain('dbleases_client_partitions_owned{client="metered",lease="jobs"} 4');
       // The default registry stays untouched.
       expect(clientMetrics(client).registry).not.toBe(registry);
@@ -49,7 +58,11 @@ describe('clientMetrics', () => {
   it('shows the renewal age growing while renewals are blocked, and falling once they land again', async () => {
     const { client } = await startClient(pool, 'stalled', schema, 'jobs', 4);
     const metrics = clientMetrics(client);
-    const age = async () => sample(await metrics.registry.metrics(), /dbleases_client_seconds_since_renewal\{client="stalled"\} ([\d.e-]+)/) ?? NaN;
+    const age = async () =>
+      sample(
+        await metrics.registry.metrics(),
+        /dbleases_client_seconds_since_renewal\{client="stalled"\} ([\d.e-]+)/,
+      ) ?? NaN;
     const blocker = await pool.connect();
     try {
       await waitFor('a renewal', async () => (await age()) < 0.3);

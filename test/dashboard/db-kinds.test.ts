@@ -69,7 +69,9 @@ describe('db kinds', () => {
     try {
       const res = await request(`${url}api/leases`);
       expect(res.status).toBe(500);
-      expect(JSON.parse(res.body).error).toMatch(/No dbleases tables in schema no_such_schema_anywhere with prefix db_leases/);
+      expect(JSON.parse(res.body).error).toMatch(
+        /No dbleases tables in schema no_such_schema_anywhere with prefix db_leases/,
+      );
     } finally {
       await dashboard.close();
     }

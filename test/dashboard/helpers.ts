@@ -21,7 +21,11 @@ export async function dropSchema(pool: pg.Pool, schema: string): Promise<void> {
 }
 
 /** Polls `probe` until it returns something other than undefined/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   let last: unknown;
   while (performance.now() < deadline) {
@@ -33,7 +37,9 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | fals
     }
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+  throw new Error(
+    `Timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`,
+  );
 }
 
 export interface Started {
@@ -41,7 +47,13 @@ export interface Started {
   lease: LeaseHandle;
 }
 
-export async function startClient(pool: pg.Pool, id: string, schema: string, lease: string, size: number): Promise<Started> {
+export async function startClient(
+  pool: pg.Pool,
+  id: string,
+  schema: string,
+  lease: string,
+  size: number,
+): Promise<Started> {
   const client = await createClient(pool, id, { schema, ...SHORT });
   client.on('error', () => {});
   return { client, lease: client.lease(lease, size) };
@@ -113,7 +125,8 @@ export function openEvents(url: string, headers: Record<string, string> = {}): P
               return e as SseEvent;
             }
             const left = deadline - performance.now();
-            if (left <= 0) throw new Error(`No matching event within ${timeoutMs} ms (saw ${events.length} others)`);
+            if (left <= 0)
+              throw new Error(`No matching event within ${timeoutMs} ms (saw ${events.length} others)`);
             await new Promise<void>((r) => {
               const t = setTimeout(r, left);
               waiters.push(() => {
@@ -166,7 +179,9 @@ export async function writeFixture(pool: pg.Pool, schema: string): Promise<void>
        ('closing-one', 'i2', clock_timestamp() + interval '1 hour', clock_timestamp(), 'closing', '{}'),
        ('ghost', 'i3', clock_timestamp() - interval '5 seconds', clock_timestamp() - interval '6 seconds', 'live', '{}')`,
   );
-  await pool.query(`INSERT INTO ${t('members')} (lease_name, client_id) VALUES ('static', 'alpha'), ('static', 'closing-one'), ('static', 'ghost')`);
+  await pool.query(
+    `INSERT INTO ${t('members')} (lease_name, client_id) VALUES ('static', 'alpha'), ('static', 'closing-one'), ('static', 'ghost')`,
+  );
   await pool.query(
     `INSERT INTO ${t('partitions')} (lease_name, partition, owner, epoch, owned_since)
      SELECT 'static', p, CASE WHEN p <= 2 THEN 'alpha' WHEN p = 3 THEN 'closing-one' WHEN p = 4 THEN 'ghost' END,

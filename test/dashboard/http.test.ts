@@ -10,7 +10,16 @@ import { PartitionedQueue } from '../../src/bullmq/index.js';
 import { createDashboard, type Dashboard, type LeaseView, type Snapshot } from '../../src/dashboard/index.js';
 import { notifyChannel } from '../../src/lease/store.js';
 import { DATABASE_URL, REDIS_URL, uniqueName } from '../helpers/env.js';
-import { dropSchema, newPool, openEvents, request, startClient, waitBalanced, waitFor, type Started } from './helpers.js';
+import {
+  dropSchema,
+  newPool,
+  openEvents,
+  request,
+  startClient,
+  waitBalanced,
+  waitFor,
+  type Started,
+} from './helpers.js';
 
 const EVIL = '<img src=x onerror=alert(1)>';
 const TOKEN = 'correct horse battery staple';
@@ -32,7 +41,12 @@ beforeAll(async () => {
   a = await startClient(pool, 'worker-a', schema, 'orders', SIZE);
   b = await startClient(pool, EVIL, schema, 'orders', SIZE);
   await waitBalanced([a, b], SIZE);
-  queue = new PartitionedQueue('orders', { partitions: SIZE, connection: redis, prefix: bullPrefix, ordered: false });
+  queue = new PartitionedQueue('orders', {
+    partitions: SIZE,
+    connection: redis,
+    prefix: bullPrefix,
+    ordered: false,
+  });
   open = createDashboard({ db: pool, schema, connection: redis, prefix: bullPrefix });
   openUrl = (await open.listen(0)).url;
   locked = createDashboard({ db: pool, schema, token: TOKEN });
@@ -93,7 +107,9 @@ describe('page', () => {
 
 describe('JSON API', () => {
   it('GET /api/leases lists leases, partitions with owner/epoch/expiry, and clients', async () => {
-    const { status, headers, body, json } = await getJson<Pick<Snapshot, 'now' | 'leases' | 'clients'>>(`${openUrl}api/leases`);
+    const { status, headers, body, json } = await getJson<Pick<Snapshot, 'now' | 'leases' | 'clients'>>(
+      `${openUrl}api/leases`,
+    );
     expect(status).toBe(200);
     expect(headers['content-type']).toMatch(/^application\/json/);
     // `<` is escaped in the raw JSON text; the parsed value is the exact id.
@@ -118,18 +134,24 @@ describe('JSON API', () => {
   });
 
   it('GET /api/leases/:name returns one lease and its clients; 404 for an unknown name', async () => {
-    const { status, json } = await getJson<{ lease: LeaseView; clients: { id: string }[] }>(`${openUrl}api/leases/orders`);
+    const { status, json } = await getJson<{ lease: LeaseView; clients: { id: string }[] }>(
+      `${openUrl}api/leases/orders`,
+    );
     expect(status).toBe(200);
     expect(json.lease.name).toBe('orders');
     expect(json.lease.partitions).toHaveLength(SIZE);
     expect(json.clients.map((c) => c.id).sort()).toEqual([EVIL, 'worker-a'].sort());
-    const missing = await getJson<{ error: string }>(`${openUrl}api/leases/${encodeURIComponent('no such/lease')}`);
+    const missing = await getJson<{ error: string }>(
+      `${openUrl}api/leases/${encodeURIComponent('no such/lease')}`,
+    );
     expect(missing.status).toBe(404);
     expect(missing.json.error).toContain('no such/lease');
   });
 
   it('GET /api/history returns moves newest first, per lease, with a bounded limit', async () => {
-    const all = await getJson<{ history: { id: number; lease: string; reason: string; to: string | null; at: string }[] }>(`${openUrl}api/history?lease=orders`);
+    const all = await getJson<{
+      history: { id: number; lease: string; reason: string; to: string | null; at: string }[];
+    }>(`${openUrl}api/history?lease=orders`);
     expect(all.status).toBe(200);
     expect(all.json.history.length).toBeGreaterThanOrEqual(SIZE);
     const ids = all.json.history.map((m) => m.id);
@@ -149,7 +171,9 @@ describe('JSON API', () => {
     await queue.add('charge', { n: 1 }, { partitionKey: key });
     await queue.add('charge', { n: 2 }, { partitionKey: key });
     await queue.add('later', { n: 3 }, { partitionKey: key, delay: 60_000 });
-    const { json } = await getJson<{ leases: LeaseView[]; redis: { prefix: string; error: string | null } }>(`${openUrl}api/leases`);
+    const { json } = await getJson<{ leases: LeaseView[]; redis: { prefix: string; error: string | null } }>(
+      `${openUrl}api/leases`,
+    );
     expect(json.redis).toEqual({ prefix: bullPrefix, error: null });
     const part = json.leases[0]?.partitions[p];
     expect(part?.queue).toBe(queue.queueName(p));
@@ -168,8 +192,14 @@ describe('token', () => {
       expect(none.status, path).toBe(401);
       expect(none.headers['www-authenticate'], path).toMatch(/^Bearer/);
       expect(none.body, path).not.toContain('worker-a');
-      expect((await request(lockedUrl + path, { headers: { Authorization: `Bearer ${TOKEN}x` } })).status, path).toBe(401);
-      expect((await request(lockedUrl + path, { headers: { Cookie: 'dbleases_token=wrong-token' } })).status, path).toBe(401);
+      expect(
+        (await request(lockedUrl + path, { headers: { Authorization: `Bearer ${TOKEN}x` } })).status,
+        path,
+      ).toBe(401);
+      expect(
+        (await request(lockedUrl + path, { headers: { Cookie: 'dbleases_token=wrong-token' } })).status,
+        path,
+      ).toBe(401);
     }
   });
 
@@ -208,7 +238,9 @@ describe('token', () => {
     expect(cookie).toMatch(/SameSite=Strict/);
     const pair = cookie.split(';')[0] as string;
     expect((await request(lockedUrl, { headers: { Cookie: pair } })).status).toBe(200);
-    expect((await request(`${lockedUrl}api/leases`, { headers: { Cookie: `other=1; ${pair}` } })).status).toBe(200);
+    expect(
+      (await request(`${lockedUrl}api/leases`, { headers: { Cookie: `other=1; ${pair}` } })).status,
+    ).toBe(200);
   });
 
   it('puts the event stream under the same rule', async () => {
@@ -227,7 +259,10 @@ describe('token', () => {
 
   it('needs a token to bind a non-loopback address', async () => {
     const d = createDashboard({ db: pool, schema });
-    await expect(d.listen(0, '0.0.0.0')).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('token') });
+    await expect(d.listen(0, '0.0.0.0')).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+      message: expect.stringContaining('token'),
+    });
     await d.close();
     const t = createDashboard({ db: pool, schema, token: TOKEN });
     const { port } = await t.listen(0, '0.0.0.0');
@@ -251,7 +286,9 @@ describe('live updates', () => {
     expect(stream.status).toBe(200);
     const first = JSON.parse((await stream.next((e) => e.event === 'snapshot')).data) as Snapshot;
     expect(first.clients.map((c) => c.id).sort()).toEqual([EVIL, 'worker-a'].sort());
-    const clock = JSON.parse((await stream.next((e) => e.event === 'clock', 3_000)).data) as { heartbeatAgeMs: Record<string, number> };
+    const clock = JSON.parse((await stream.next((e) => e.event === 'clock', 3_000)).data) as {
+      heartbeatAgeMs: Record<string, number>;
+    };
     expect(clock.heartbeatAgeMs['worker-a']).toBeLessThan(1000);
 
     // A third client joins: the moment its lease confirms partitions (the database changed before that),
@@ -281,7 +318,11 @@ describe('live updates', () => {
       await c.client.close();
     }
     // Its graceful leave shows too: the partitions go back to the two others.
-    await stream.next((e) => e.event === 'snapshot' && !(JSON.parse(e.data) as Snapshot).clients.some((x) => x.id === 'worker-c'), 5_000);
+    await stream.next(
+      (e) =>
+        e.event === 'snapshot' && !(JSON.parse(e.data) as Snapshot).clients.some((x) => x.id === 'worker-c'),
+      5_000,
+    );
     stream.close();
     await waitBalanced([a, b], SIZE);
   });
@@ -292,9 +333,10 @@ describe('live updates', () => {
     const listening = async () =>
       Number(
         (
-          await pool.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'dashboard-notify-test' AND query = $1`, [
-            `LISTEN "${notifyChannel(schema, 'db_leases')}"`,
-          ])
+          await pool.query<{ n: string }>(
+            `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'dashboard-notify-test' AND query = $1`,
+            [`LISTEN "${notifyChannel(schema, 'db_leases')}"`],
+          )
         ).rows[0]?.n,
       );
     const slow = createDashboard({ db: own, schema, pollInterval: 10_000 });
@@ -308,7 +350,9 @@ describe('live updates', () => {
         await d.lease.ready();
         const joinedAt = performance.now();
         const shown = await stream.next(
-          (e) => e.event === 'snapshot' && ((JSON.parse(e.data) as Snapshot).leases[0]?.members.includes('worker-d') ?? false),
+          (e) =>
+            e.event === 'snapshot' &&
+            ((JSON.parse(e.data) as Snapshot).leases[0]?.members.includes('worker-d') ?? false),
           5_000,
         );
         expect(shown.at - joinedAt).toBeLessThan(1000);

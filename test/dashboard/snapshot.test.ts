@@ -33,17 +33,34 @@ describe('snapshot', () => {
     expect(state).toEqual({ alpha: 'live', 'closing-one': 'draining', ghost: 'expired' });
     const lease = s.leases[0];
     expect(lease).toMatchObject({ name: 'static', size: 6, owned: 4, unowned: 2 });
-    expect(lease?.partitions.map((p) => p.status)).toEqual(['owned', 'owned', 'owned', 'owned', 'expired', 'unowned']);
+    expect(lease?.partitions.map((p) => p.status)).toEqual([
+      'owned',
+      'owned',
+      'owned',
+      'owned',
+      'expired',
+      'unowned',
+    ]);
     expect(lease?.partitions[4]).toMatchObject({ owner: 'ghost', epoch: 5 });
     expect(lease?.partitions[5]).toMatchObject({ owner: null, epoch: 2, expiresAt: null, ownedSince: null });
     const alpha = s.clients.find((c) => c.id === 'alpha');
-    expect(alpha).toMatchObject({ partitions: { static: [0, 1, 2] }, count: 3, info: { pid: 11, hostname: 'host-a' } });
+    expect(alpha).toMatchObject({
+      partitions: { static: [0, 1, 2] },
+      count: 3,
+      info: { pid: 11, hostname: 'host-a' },
+    });
     expect(alpha?.heartbeatAgeMs).toBeGreaterThanOrEqual(150);
     expect(alpha?.heartbeatAgeMs).toBeLessThan(5_000);
     // An expired client owns nothing validly.
     expect(s.clients.find((c) => c.id === 'ghost')).toMatchObject({ count: 0, partitions: {} });
     expect(s.history.map((m) => m.reason)).toEqual(['self-fence', 'rebalance', 'join']);
-    expect(s.history[1]).toMatchObject({ lease: 'static', partition: 4, from: 'alpha', to: 'ghost', epoch: 5 });
+    expect(s.history[1]).toMatchObject({
+      lease: 'static',
+      partition: 4,
+      from: 'alpha',
+      to: 'ghost',
+      epoch: 5,
+    });
   });
 
   it('honours the history limit', async () => {
@@ -61,13 +78,20 @@ describe('event stream when the database read fails', () => {
       await pool.query(`ALTER TABLE "${schema}"."db_leases_partitions" RENAME TO db_leases_partitions_away`);
       try {
         const first = await stream.next((e) => e.event === 'problem');
-        expect(JSON.parse(first.data)).toEqual({ message: expect.stringMatching(/^No dbleases tables in schema .*db_leases_partitions/) });
+        expect(JSON.parse(first.data)).toEqual({
+          message: expect.stringMatching(/^No dbleases tables in schema .*db_leases_partitions/),
+        });
         const again = await stream.next((e) => e.event === 'problem', 3_000);
         expect(again.at - first.at).toBeGreaterThanOrEqual(900);
       } finally {
-        await pool.query(`ALTER TABLE "${schema}"."db_leases_partitions_away" RENAME TO db_leases_partitions`);
+        await pool.query(
+          `ALTER TABLE "${schema}"."db_leases_partitions_away" RENAME TO db_leases_partitions`,
+        );
       }
-      const cleared = await stream.next((e) => e.event === 'problem' && JSON.parse(e.data).message === null, 3_000);
+      const cleared = await stream.next(
+        (e) => e.event === 'problem' && JSON.parse(e.data).message === null,
+        3_000,
+      );
       expect(cleared).toBeTruthy();
       await stream.next((e) => e.event === 'clock' || e.event === 'snapshot', 3_000);
     } finally {

@@ -29,12 +29,18 @@ it('owns partitions, works on them, and exits 0 on SIGTERM after handing them ba
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   try {
-    await waitFor(() => lines.some((l) => /owns 16 partitions: \[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\]/.test(l)), {
-      timeout: 20_000,
-      message: `the example to own all 16 partitions (stdout: ${lines.join(' | ')}; stderr: ${stderr.slice(-500)})`,
-    });
+    await waitFor(
+      () => lines.some((l) => /owns 16 partitions: \[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\]/.test(l)),
+      {
+        timeout: 20_000,
+        message: `the example to own all 16 partitions (stdout: ${lines.join(' | ')}; stderr: ${stderr.slice(-500)})`,
+      },
+    );
     // Wait until it reports work done while owning them.
-    await waitFor(() => lines.some((l) => /progress: [1-9]\d* units/.test(l)), { timeout: 10_000, message: `a progress line (stdout: ${lines.join(' | ')})` });
+    await waitFor(() => lines.some((l) => /progress: [1-9]\d* units/.test(l)), {
+      timeout: 10_000,
+      message: `a progress line (stdout: ${lines.join(' | ')})`,
+    });
     proc.kill('SIGTERM');
     expect(await exited).toBe(0);
   } finally {
@@ -44,6 +50,8 @@ it('owns partitions, works on them, and exits 0 on SIGTERM after handing them ba
   expect(closed, lines.join('\n')).toMatch(/closed after [1-9]\d* units of work/);
   expect(stderr).toBe('');
   // Handed back: no partition row names it any more.
-  const owned = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".db_leases_partitions WHERE owner = 'busy-test'`);
+  const owned = await db.pool.query(
+    `SELECT count(*)::int AS n FROM "${db.schema}".db_leases_partitions WHERE owner = 'busy-test'`,
+  );
   expect(owned.rows[0].n).toBe(0);
 });

@@ -43,11 +43,16 @@ export class Child {
   }
 
   last(type: string): ChildMessage | undefined {
-    for (let i = this.messages.length - 1; i >= 0; i--) if (this.messages[i]!.type === type) return this.messages[i];
+    for (let i = this.messages.length - 1; i >= 0; i--)
+      if (this.messages[i]!.type === type) return this.messages[i];
     return undefined;
   }
 
-  async waitFor(predicate: (m: ChildMessage) => boolean, timeout = 15_000, what = 'a message'): Promise<ChildMessage> {
+  async waitFor(
+    predicate: (m: ChildMessage) => boolean,
+    timeout = 15_000,
+    what = 'a message',
+  ): Promise<ChildMessage> {
     return waitFor(() => this.messages.find(predicate), {
       timeout,
       message: `${what} from child ${this.pid} (stderr: ${this.stderr.slice(-800)})`,

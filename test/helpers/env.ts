@@ -8,6 +8,8 @@ export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
  * `t_` + a hash of the file path and the process id (rerunning never meets a half-cleaned schema).
  */
 export function uniqueName(seed: string, tag = 't'): string {
-  const hash = createHash('sha1').update(`${seed}:${process.pid}:${Date.now()}:${Math.random()}`).digest('hex');
+  const hash = createHash('sha1')
+    .update(`${seed}:${process.pid}:${Date.now()}:${Math.random()}`)
+    .digest('hex');
   return `${tag}_${hash.slice(0, 12)}`;
 }

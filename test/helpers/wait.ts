@@ -5,7 +5,11 @@
  */
 export async function waitFor<T>(
   check: () => T | Promise<T>,
-  { timeout = 10_000, interval = 10, message = 'condition' }: { timeout?: number; interval?: number; message?: string } = {},
+  {
+    timeout = 10_000,
+    interval = 10,
+    message = 'condition',
+  }: { timeout?: number; interval?: number; message?: string } = {},
 ): Promise<NonNullable<T>> {
   const end = performance.now() + timeout;
   let last: unknown;
@@ -17,7 +21,9 @@ export async function waitFor<T>(
       last = error;
     }
     if (performance.now() > end) {
-      throw new Error(`Timed out after ${timeout} ms waiting for ${message}${last ? `: ${String(last)}` : ''}`);
+      throw new Error(
+        `Timed out after ${timeout} ms waiting for ${message}${last ? `: ${String(last)}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, interval));
   }
@@ -25,7 +31,10 @@ export async function waitFor<T>(
 
 /** Resolves with the arguments of the next `event` from `emitter` that passes `filter`, or rejects after `timeout`. */
 export function nextEvent<A extends unknown[]>(
-  emitter: { on(event: string, l: (...args: A) => void): unknown; off(event: string, l: (...args: A) => void): unknown },
+  emitter: {
+    on(event: string, l: (...args: A) => void): unknown;
+    off(event: string, l: (...args: A) => void): unknown;
+  },
   event: string,
   { timeout = 10_000, filter = () => true }: { timeout?: number; filter?: (...args: A) => boolean } = {},
 ): Promise<A> {

@@ -20,20 +20,36 @@ afterAll(async () => {
 });
 
 const optionCases: [string, Record<string, unknown>, RegExp][] = [
-  ['ttl below 1 s', { ttl: 500 }, /Expected `ttl` to be an integer from 1000 to 3600000 ms, got `500` \(number\)/],
+  [
+    'ttl below 1 s',
+    { ttl: 500 },
+    /Expected `ttl` to be an integer from 1000 to 3600000 ms, got `500` \(number\)/,
+  ],
   ['ttl not a number', { ttl: '6000' }, /`ttl`.*got `"6000"` \(string\)/],
   ['ttl NaN', { ttl: NaN }, /`ttl`.*got `NaN` \(number\)/],
   ['ttl fractional', { ttl: 1500.5 }, /`ttl`.*got `1500.5`/],
-  ['heartbeat equal to ttl', { ttl: 6000, heartbeat: 6000 }, /`heartbeat` to be an integer from 50 ms to half the ttl \(3000 ms for ttl 6000\).*got `6000`/],
+  [
+    'heartbeat equal to ttl',
+    { ttl: 6000, heartbeat: 6000 },
+    /`heartbeat` to be an integer from 50 ms to half the ttl \(3000 ms for ttl 6000\).*got `6000`/,
+  ],
   ['heartbeat above half the ttl', { ttl: 6000, heartbeat: 5000 }, /`heartbeat`.*got `5000`/],
   ['heartbeat not a number', { heartbeat: null }, /`heartbeat`.*got `null` \(null\)/],
   ['schema with a quote', { schema: 'a"b' }, /`schema` to be a lower-case SQL identifier.*got `"a\\"b"`/],
   ['schema with a semicolon', { schema: 'x; DROP TABLE y' }, /`schema`.*got `"x; DROP TABLE y"`/],
   ['schema in upper case', { schema: 'Public' }, /`schema`.*got `"Public"`/],
   ['schema over 63 bytes', { schema: 'a'.repeat(64) }, /`schema`.*at most 63 characters/],
-  ['prefix too long for derived names', { tablePrefix: 'p'.repeat(41) }, /`tablePrefix`.*at most 40 characters/],
+  [
+    'prefix too long for derived names',
+    { tablePrefix: 'p'.repeat(41) },
+    /`tablePrefix`.*at most 40 characters/,
+  ],
   ['migrationTimeout negative', { migrationTimeout: -1 }, /`migrationTimeout`.*got `-1`/],
-  ['logger without methods', { logger: {} }, /`logger` to be an object with debug, info, warn and error methods, or false/],
+  [
+    'logger without methods',
+    { logger: {} },
+    /`logger` to be an object with debug, info, warn and error methods, or false/,
+  ],
   ['unknown option', { tll: 6000 }, /`tll` to be one of the known options/],
   ['notify not a boolean', { notify: 'yes' }, /`notify` to be a boolean/],
 ];
@@ -46,7 +62,10 @@ describe('createClient options', () => {
       message: expect.stringMatching(message),
     });
     // Rejected before touching the database: no schema was created.
-    expect((await db.pool.query('SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1', [schema])).rows[0].n).toBe(0);
+    expect(
+      (await db.pool.query('SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1', [schema]))
+        .rows[0].n,
+    ).toBe(0);
   });
 });
 
@@ -59,7 +78,9 @@ describe('client ids and db', () => {
   ])('refuses a client id that is %s', async (_name, id) => {
     await expect(createClient(db.pool, id as string, { schema: db.schema })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
-      message: expect.stringMatching(/`clientId` to be a string of 1 to 200 characters without control characters/),
+      message: expect.stringMatching(
+        /`clientId` to be a string of 1 to 200 characters without control characters/,
+      ),
     });
   });
 
@@ -80,7 +101,9 @@ describe('lease arguments', () => {
     ['absurdly large', 10_000_000],
     ['a string', '128'],
   ])('refuses a lease size that is %s', (_name, size) => {
-    expect(() => client.lease('orders', size as number)).toThrow(/Expected `size` to be an integer from 1 to 65536, got/);
+    expect(() => client.lease('orders', size as number)).toThrow(
+      /Expected `size` to be an integer from 1 to 65536, got/,
+    );
   });
 
   it.each([

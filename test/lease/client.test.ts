@@ -31,7 +31,9 @@ const fair = (leases: LeaseHandle[], size: number) => {
   const lists = leases.map((l) => l.values());
   const all = lists.flat().sort((a, b) => a - b);
   const counts = lists.map((l) => l.length);
-  return all.length === size && all.every((p, i) => p === i) && Math.max(...counts) - Math.min(...counts) <= 1;
+  return (
+    all.length === size && all.every((p, i) => p === i) && Math.max(...counts) - Math.min(...counts) <= 1
+  );
 };
 
 async function history(lease: string) {
@@ -39,7 +41,13 @@ async function history(lease: string) {
     `SELECT partition, from_client, to_client, epoch::int AS epoch, reason FROM "${db.schema}".db_leases_history WHERE lease_name = $1 ORDER BY id`,
     [lease],
   );
-  return rows as { partition: number; from_client: string | null; to_client: string; epoch: number; reason: string }[];
+  return rows as {
+    partition: number;
+    from_client: string | null;
+    to_client: string;
+    epoch: number;
+    reason: string;
+  }[];
 }
 
 describe('fair and sticky', () => {
@@ -58,7 +66,8 @@ describe('fair and sticky', () => {
     expect(joinMoves.length).toBeLessThanOrEqual(Math.ceil(N / 4) + 1);
     expect(joinMoves.every((m) => m.to_client === 'fd')).toBe(true);
     // Nothing moved between two clients that both stayed.
-    for (const [i, l] of ls.entries()) expect(before.get(cs[i]!.id)).toEqual(expect.arrayContaining(l.values()));
+    for (const [i, l] of ls.entries())
+      expect(before.get(cs[i]!.id)).toEqual(expect.arrayContaining(l.values()));
 
     const moves1 = (await history('fair')).length;
     const leaving = ls[0]!.values();
@@ -96,13 +105,26 @@ describe('drain before release', () => {
       if (ctx.reason !== 'rebalance') return;
       const p = ctx.partitions[0]!;
       const owner = async () =>
-        (await db.pool.query(`SELECT owner FROM "${db.schema}".db_leases_partitions WHERE lease_name = 'drain' AND partition = $1`, [p])).rows[0].owner;
+        (
+          await db.pool.query(
+            `SELECT owner FROM "${db.schema}".db_leases_partitions WHERE lease_name = 'drain' AND partition = $1`,
+            [p],
+          )
+        ).rows[0].owner;
       const expiry = async () =>
-        (await db.pool.query(`SELECT expires_at FROM "${db.schema}".db_leases_clients WHERE client_id = 'da'`)).rows[0].expires_at.getTime();
+        (
+          await db.pool.query(
+            `SELECT expires_at FROM "${db.schema}".db_leases_clients WHERE client_id = 'da'`,
+          )
+        ).rows[0].expires_at.getTime();
       const e0 = await expiry();
       // Hold the drain for two TTLs: the client must keep renewing and nobody may take the partition.
       await new Promise<void>((r) => (release = r));
-      seen.push({ values: la.values(), ownerInDb: await owner(), renewedDuringDrain: (await expiry()) > e0 + FAST.ttl });
+      seen.push({
+        values: la.values(),
+        ownerInDb: await owner(),
+        renewedDuringDrain: (await expiry()) > e0 + FAST.ttl,
+      });
     });
     const b = await client('db');
     const lb = b.lease('drain', 2);
@@ -129,7 +151,10 @@ describe('drain before release', () => {
     const b = await client('nb', slow);
     const lb = b.lease('notify', 8);
     const t0 = performance.now();
-    await waitFor(() => lb.values().length === 4 && la.values().length === 4, { timeout: 5000, message: 'a handover by NOTIFY' });
+    await waitFor(() => lb.values().length === 4 && la.values().length === 4, {
+      timeout: 5000,
+      message: 'a handover by NOTIFY',
+    });
     expect(performance.now() - t0).toBeLessThan(slow.heartbeat);
     const t1 = performance.now();
     await a.close();
@@ -190,9 +215,15 @@ describe('self-fencing during a drain', () => {
 describe('connections', () => {
   it('clients on one pool share one LISTEN connection, so ten of them fit a pool of four', async () => {
     const { default: pg } = await import('pg');
-    const small = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 4, application_name: 'dbl-shared-listen' });
+    const small = new pg.Pool({
+      connectionString: process.env.DATABASE_URL,
+      max: 4,
+      application_name: 'dbl-shared-listen',
+    });
     small.on('error', () => {});
-    const cs = await Promise.all(Array.from({ length: 10 }, (_, i) => createClient(small, `sh${i}`, { schema: db.schema, ...FAST })));
+    const cs = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => createClient(small, `sh${i}`, { schema: db.schema, ...FAST })),
+    );
     try {
       const ls = cs.map((c) => c.lease('shared', 20));
       await waitFor(() => fair(ls, 20), { timeout: 15_000, message: '10 clients balanced' });
@@ -202,7 +233,10 @@ describe('connections', () => {
       expect(rows[0].n).toBe(1);
       // A release still wakes the others at once through the shared connection.
       await cs[0]!.close();
-      await waitFor(() => fair(ls.slice(1), 20), { timeout: 5000, message: '9 clients balanced after a close' });
+      await waitFor(() => fair(ls.slice(1), 20), {
+        timeout: 5000,
+        message: '9 clients balanced after a close',
+      });
     } finally {
       await Promise.all(cs.map((c) => c.close()));
       await small.end();
@@ -216,7 +250,13 @@ describe('cheap for the database', () => {
     const la = a.lease('cheap', 64);
     await waitFor(() => la.values().length === 64);
     const xmins = async (table: string, where: string) =>
-      (await db.pool.query(`SELECT xmin::text AS x FROM "${db.schema}".db_leases_${table} WHERE ${where} ORDER BY 1`)).rows.map((r) => r.x).join();
+      (
+        await db.pool.query(
+          `SELECT xmin::text AS x FROM "${db.schema}".db_leases_${table} WHERE ${where} ORDER BY 1`,
+        )
+      ).rows
+        .map((r) => r.x)
+        .join();
     const parts0 = await xmins('partitions', "lease_name = 'cheap'");
     const client0 = await xmins('clients', "client_id = 'cheap'");
     let statements = 0;
@@ -247,7 +287,10 @@ describe('sizes and lifecycle', () => {
     await a.lease('sized', 8).ready();
     const b = await client('sb');
     const lb = b.lease('sized', 4);
-    await expect(lb.ready()).rejects.toMatchObject({ code: 'LEASE_SIZE_MISMATCH', message: expect.stringMatching(/has size 8 among live clients \("sa"\), got size 4/) });
+    await expect(lb.ready()).rejects.toMatchObject({
+      code: 'LEASE_SIZE_MISMATCH',
+      message: expect.stringMatching(/has size 8 among live clients \("sa"\), got size 4/),
+    });
     expect(lb.values()).toEqual([]);
     expect(() => a.lease('sized', 16)).toThrow(/already opened on this client with size 8, got size 16/);
     expect(a.lease('sized', 8)).toBe(a.lease('sized', 8));

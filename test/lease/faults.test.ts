@@ -54,9 +54,17 @@ describe('lease clients in separate processes', () => {
     victim.kill('SIGKILL');
     await victim.exited;
     const survivors = procs.slice(1);
-    await waitFor(() => balanced(survivors, SIZE), { timeout: TTL + 3000, message: 'survivors to own everything' });
+    await waitFor(() => balanced(survivors, SIZE), {
+      timeout: TTL + 3000,
+      message: 'survivors to own everything',
+    });
     const takenAt = Math.max(
-      ...victimValues.map((p) => survivors.flatMap((c) => c.messages).find((m) => m.type === 'values' && m.t > killedAt && (m.values as number[]).includes(p))!.t),
+      ...victimValues.map(
+        (p) =>
+          survivors
+            .flatMap((c) => c.messages)
+            .find((m) => m.type === 'values' && m.t > killedAt && (m.values as number[]).includes(p))!.t,
+      ),
     );
     expect(takenAt - killedAt).toBeLessThanOrEqual(TTL + 1000);
     expect(overlaps(ownershipIntervals(procs))).toEqual([]);
@@ -68,7 +76,10 @@ describe('lease clients in separate processes', () => {
     const [paused, other] = procs as [Child, Child];
     const pausedValues = currentValues([paused])[0]!;
     paused.kill('SIGSTOP');
-    await waitFor(() => currentValues([other])[0]!.length === SIZE, { timeout: TTL + 3000, message: 'the other to take over' });
+    await waitFor(() => currentValues([other])[0]!.length === SIZE, {
+      timeout: TTL + 3000,
+      message: 'the other to take over',
+    });
     // Keep it paused well past the takeover, so that it wakes with a stale view of the world.
     const resumeAfter = performance.timeOrigin + performance.now() + TTL / 2;
     await waitFor(() => (other.last('values')?.t ?? 0) > resumeAfter, { message: 'time to pass' });
@@ -76,9 +87,17 @@ describe('lease clients in separate processes', () => {
     paused.kill('SIGCONT');
 
     // Its first sample after waking lists nothing, and it reports the loss to its revoke step.
-    const firstAfter = await paused.waitFor((m) => m.type === 'values' && m.t >= resumedAt, 5000, 'a sample after SIGCONT');
+    const firstAfter = await paused.waitFor(
+      (m) => m.type === 'values' && m.t >= resumedAt,
+      5000,
+      'a sample after SIGCONT',
+    );
     expect(firstAfter.values).toEqual([]);
-    const lost = await paused.waitFor((m) => m.type === 'revoke' && m.reason === 'lost', 5000, 'a lost revoke');
+    const lost = await paused.waitFor(
+      (m) => m.type === 'revoke' && m.reason === 'lost',
+      5000,
+      'a lost revoke',
+    );
     expect(lost.partitions).toEqual(pausedValues);
     // Then it rejoins and the split becomes fair again, with new epochs.
     await waitFor(() => balanced(procs, SIZE), { timeout: 10_000, message: 'a fair split after resuming' });
@@ -99,10 +118,18 @@ describe('lease clients in separate processes', () => {
     );
     expect(rows[0].n).toBeGreaterThan(0);
     // The LISTEN connection's loss is reported; the client re-LISTENs on a fresh connection.
-    await target.waitFor((m) => m.type === 'error' && /LISTEN/.test(String(m.message)), 10_000, 'the connection loss to be reported');
+    await target.waitFor(
+      (m) => m.type === 'error' && /LISTEN/.test(String(m.message)),
+      10_000,
+      'the connection loss to be reported',
+    );
     await waitFor(
       async () =>
-        (await db.pool.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'dbl-test-t1' AND query ILIKE 'LISTEN%'`)).rows.length > 0,
+        (
+          await db.pool.query(
+            `SELECT 1 FROM pg_stat_activity WHERE application_name = 'dbl-test-t1' AND query ILIKE 'LISTEN%'`,
+          )
+        ).rows.length > 0,
       { timeout: 10_000, message: 'a new LISTEN connection' },
     );
     // A graceful leave of the other process must reach the target through NOTIFY, well before its next
@@ -110,14 +137,22 @@ describe('lease clients in separate processes', () => {
     const closing = performance.timeOrigin + performance.now();
     other.kill('SIGTERM');
     await other.waitFor((m) => m.type === 'closed', 15_000, 'a graceful close');
-    const full = await target.waitFor((m) => m.type === 'values' && (m.values as number[]).length === SIZE, 10_000, 'the target to own all');
+    const full = await target.waitFor(
+      (m) => m.type === 'values' && (m.values as number[]).length === SIZE,
+      10_000,
+      'the target to own all',
+    );
     expect(full.t - closing).toBeLessThan(3000);
     expect(overlaps(ownershipIntervals(procs))).toEqual([]);
   });
 
   it('refuses a second live process with the same id, and lets a restart take over once the old one expired', async () => {
     const first = start('dup', lease('dup'));
-    await first.waitFor((m) => m.type === 'values' && (m.values as number[]).length === SIZE, 15_000, 'the first to own all');
+    await first.waitFor(
+      (m) => m.type === 'values' && (m.values as number[]).length === SIZE,
+      15_000,
+      'the first to own all',
+    );
     const second = start('dup', lease('dup'));
     const fatal = await second.waitFor((m) => m.type === 'fatal', 15_000, 'the duplicate to be refused');
     expect(fatal.code).toBe('DUPLICATE_CLIENT_ID');
@@ -136,6 +171,10 @@ describe('lease clients in separate processes', () => {
       },
       { timeout: TTL + 10_000, interval: 100, message: 'a restart with the same id to be accepted' },
     );
-    await restarted!.waitFor((m) => m.type === 'values' && (m.values as number[]).length === SIZE, 10_000, 'the restart to own all');
+    await restarted!.waitFor(
+      (m) => m.type === 'values' && (m.values as number[]).length === SIZE,
+      10_000,
+      'the restart to own all',
+    );
   });
 });

@@ -14,7 +14,8 @@ const fresh = () => {
   schemas.push(s);
   return s;
 };
-const exists = async (name: string) => (await pool.query('SELECT to_regclass($1) AS t', [name])).rows[0].t !== null;
+const exists = async (name: string) =>
+  (await pool.query('SELECT to_regclass($1) AS t', [name])).rows[0].t !== null;
 
 beforeAll(() => {
   pool.on('error', () => {});
@@ -28,19 +29,26 @@ describe('migrate', () => {
   it('lets many processes start at once: each migration is applied exactly once', async () => {
     const schema = fresh();
     const port = toDbPort(pool);
-    const results = await Promise.all(Array.from({ length: 8 }, () => migrate(port, { schema, tablePrefix: 'db_leases', timeoutMs: 10_000 })));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => migrate(port, { schema, tablePrefix: 'db_leases', timeoutMs: 10_000 })),
+    );
     expect(results.flat()).toEqual(['0000_init', '0001_fillfactor']);
     const { rows } = await pool.query(`SELECT tag FROM "${schema}".db_leases_migrations ORDER BY id`);
     expect(rows.map((r) => r.tag)).toEqual(['0000_init', '0001_fillfactor']);
     expect(await exists(`"${schema}".db_leases_partitions`)).toBe(true);
-    const ff = await pool.query(`SELECT reloptions FROM pg_class WHERE oid = '"${schema}".db_leases_clients'::regclass`);
+    const ff = await pool.query(
+      `SELECT reloptions FROM pg_class WHERE oid = '"${schema}".db_leases_clients'::regclass`,
+    );
     expect(ff.rows[0].reloptions).toEqual(['fillfactor=70']);
   });
 
   it('uses the chosen schema and table prefix for every table, constraint and index', async () => {
     const schema = fresh();
     await migrate(toDbPort(pool), { schema, tablePrefix: 'jobs_lease', timeoutMs: 5000 });
-    const { rows } = await pool.query(`SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE nspname = $1 ORDER BY 1`, [schema]);
+    const { rows } = await pool.query(
+      `SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE nspname = $1 ORDER BY 1`,
+      [schema],
+    );
     const names = rows.map((r) => r.relname as string);
     expect(names.length).toBeGreaterThan(8);
     expect(names.every((n) => n.startsWith('jobs_lease_'))).toBe(true);
@@ -63,12 +71,16 @@ describe('migrate', () => {
   it('refuses a database migrated by a newer release', async () => {
     const schema = fresh();
     await migrate(toDbPort(pool), { schema, tablePrefix: 'db_leases', timeoutMs: 5000 });
-    await pool.query(`INSERT INTO "${schema}".db_leases_migrations (id, tag, hash) VALUES (99, '0099_future', 'x')`);
+    await pool.query(
+      `INSERT INTO "${schema}".db_leases_migrations (id, tag, hash) VALUES (99, '0099_future', 'x')`,
+    );
     await expect(createClient(pool, 'm2', { schema })).rejects.toMatchObject({
       code: 'MIGRATION_NEWER_THAN_CODE',
       message: expect.stringMatching(/0099_future.*newer release/),
     });
-    expect((await pool.query(`SELECT count(*)::int AS n FROM "${schema}".db_leases_clients`)).rows[0].n).toBe(0);
+    expect((await pool.query(`SELECT count(*)::int AS n FROM "${schema}".db_leases_clients`)).rows[0].n).toBe(
+      0,
+    );
   });
 
   it('fails within migrationTimeout when Postgres accepts connections but never answers', async () => {

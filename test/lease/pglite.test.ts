@@ -47,7 +47,8 @@ describe.each(backends)('store contract on %s', (_name, make) => {
   const clients: LeaseClient[] = [];
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close()));
-    if (_name === 'Drizzle on node-postgres') await pgdb.pool.query(`DROP SCHEMA IF EXISTS "${pgdb.schema}_d" CASCADE`);
+    if (_name === 'Drizzle on node-postgres')
+      await pgdb.pool.query(`DROP SCHEMA IF EXISTS "${pgdb.schema}_d" CASCADE`);
   });
 
   it('splits, hands over on close, counts epochs, records history, refuses duplicates and size mismatches', async () => {
@@ -59,7 +60,10 @@ describe.each(backends)('store contract on %s', (_name, make) => {
     a.on('error', () => {});
     b.on('error', () => {});
     const [la, lb] = [a.lease('orders', 10), b.lease('orders', 10)] as [LeaseHandle, LeaseHandle];
-    await waitFor(() => la.values().length === 5 && lb.values().length === 5, { timeout: 10_000, message: 'a 5/5 split' });
+    await waitFor(() => la.values().length === 5 && lb.values().length === 5, {
+      timeout: 10_000,
+      message: 'a 5/5 split',
+    });
     expect([...la.values(), ...lb.values()].sort((x, y) => x - y)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
 
     await expect(createClient(db, 'a', opts)).rejects.toMatchObject({ code: 'DUPLICATE_CLIENT_ID' });
@@ -70,7 +74,10 @@ describe.each(backends)('store contract on %s', (_name, make) => {
 
     const fromA = new Map(la.values().map((p) => [p, la.epoch(p)!]));
     await a.close();
-    await waitFor(() => lb.values().length === 10, { timeout: 10_000, message: 'b to take over after a closed' });
+    await waitFor(() => lb.values().length === 10, {
+      timeout: 10_000,
+      message: 'b to take over after a closed',
+    });
     for (const [p, epoch] of fromA) expect(lb.epoch(p)).toBe(epoch + 1);
   });
 });
