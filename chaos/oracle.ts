@@ -18,7 +18,7 @@
  */
 import { parseArgs } from 'node:util';
 
-import { recordTables, type Queryable } from './records.js';
+import { type Queryable, recordTables } from './records.js';
 
 export interface OracleOptions {
   /** The lease ttl of the run, in ms. */

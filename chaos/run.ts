@@ -11,21 +11,20 @@
  * Every run works in its own Postgres schema and Redis prefix (`chaos_<hex>`), dropped at the end;
  * children are killed on any exit (stopped ones are continued first).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 
+import { migrate, toDbPort } from 'dbleases';
+import { PartitionedQueue } from 'dbleases/bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
-import { migrate, toDbPort } from 'dbleases';
-import { PartitionedQueue } from 'dbleases/bullmq';
-
 import { checkRun, formatReport, summaryLine } from './oracle.js';
 import { createRecordTables, recordTables, tapLeaseHistory } from './records.js';
-import { FAULT_KINDS, planFaults, rng, type FaultKind, type PlannedFault } from './schedule.js';
+import { FAULT_KINDS, type FaultKind, planFaults, type PlannedFault, rng } from './schedule.js';
 
 const USAGE = `Usage: npm run chaos -- [options]
   --workers <n>          worker processes (default 4)

@@ -7,11 +7,10 @@
  * Environment: CHAOS_ID, CHAOS_SCHEMA, CHAOS_PREFIX, CHAOS_PARTITIONS, CHAOS_TTL, CHAOS_HEARTBEAT,
  * CHAOS_JOB_MS, DATABASE_URL, REDIS_URL.
  */
-import { Redis } from 'ioredis';
-import pg from 'pg';
-
 import { createClient } from 'dbleases';
 import { jobPartition, PartitionedWorker } from 'dbleases/bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
 
 import { fencedWriteSql } from './records.js';
 

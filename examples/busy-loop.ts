@@ -7,9 +7,8 @@
  *   npx tsx examples/busy-loop.ts worker-a
  *   npx tsx examples/busy-loop.ts worker-b
  */
-import pg from 'pg';
-
 import { createClient } from 'dbleases';
+import pg from 'pg';
 
 const id = process.argv[2] ?? `busy-loop-${process.pid}`;
 const pool = new pg.Pool({

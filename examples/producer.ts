@@ -4,9 +4,8 @@
  *
  *   npx tsx examples/producer.ts          # Ctrl-C to stop
  */
-import { Redis } from 'ioredis';
-
 import { PartitionedQueue } from 'dbleases/bullmq';
+import { Redis } from 'ioredis';
 
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
 const queue = new PartitionedQueue<{ customer: string; seq: number }>('orders', {

@@ -7,11 +7,10 @@
  *   npx tsx examples/worker.ts worker-b
  *   npx tsx examples/producer.ts
  */
-import { Redis } from 'ioredis';
-import pg from 'pg';
-
 import { createClient } from 'dbleases';
 import { jobPartition, PartitionedWorker } from 'dbleases/bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
 
 const id = process.argv[2] ?? `worker-${process.pid}`;
 const pool = new pg.Pool({

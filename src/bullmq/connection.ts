@@ -1,4 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+
 import { invalidOption } from '../errors.js';
 
 /** An ioredis client or cluster to share, or options to create one (then owned and closed by us). */

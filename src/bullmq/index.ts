@@ -2,19 +2,19 @@
  * BullMQ adapter: partition-keyed queues (`PartitionedQueue`) and Workers that follow the lease
  * (`PartitionedWorker`). Peer dependencies: `bullmq` 6 and `ioredis` 5.
  */
-export { PartitionedQueue } from './partitioned-queue.js';
-export type {
-  PartitionedQueueOptions,
-  PartitionedJobOptions,
-  PartitionedBulkJobOptions,
-  PartitionedBulkJob,
-} from './partitioned-queue.js';
-export { PartitionedWorker } from './partitioned-worker.js';
-export type { PartitionedWorkerOptions, PartitionedWorkerEvents } from './partitioned-worker.js';
-export { jobPartition } from './job-context.js';
-export type { JobPartition } from './job-context.js';
-export { fnv1a32, partitionOf, canonicalKey } from './hash.js';
-export type { PartitionKey } from './hash.js';
 export type { ConnectionInput } from './connection.js';
+export type { PartitionKey } from './hash.js';
+export { canonicalKey, fnv1a32, partitionOf } from './hash.js';
+export type { JobPartition } from './job-context.js';
+export { jobPartition } from './job-context.js';
 export { ORDER_BREAKING_OPTIONS } from './job-options.js';
-export { partitionQueueName, partitionCountKey } from './names.js';
+export { partitionCountKey, partitionQueueName } from './names.js';
+export type {
+  PartitionedBulkJob,
+  PartitionedBulkJobOptions,
+  PartitionedJobOptions,
+  PartitionedQueueOptions,
+} from './partitioned-queue.js';
+export { PartitionedQueue } from './partitioned-queue.js';
+export type { PartitionedWorkerEvents, PartitionedWorkerOptions } from './partitioned-worker.js';
+export { PartitionedWorker } from './partitioned-worker.js';

@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+
 import { DbleasesError } from '../errors.js';
 import { mismatch, partitionCountKey } from './names.js';
 

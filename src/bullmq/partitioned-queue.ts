@@ -1,5 +1,6 @@
+import { type BulkJobOptions, Job, type JobJson, type JobsOptions, type JobType, Queue } from 'bullmq';
 import { Cluster } from 'ioredis';
-import { Job, Queue, type BulkJobOptions, type JobJson, type JobsOptions, type JobType } from 'bullmq';
+
 import { type DbleasesError, invalidArgument, invalidOption } from '../errors.js';
 import {
   type ConnectionInput,
@@ -7,7 +8,7 @@ import {
   resolveConnection,
   type SharedConnection,
 } from './connection.js';
-import { partitionOf, type PartitionKey } from './hash.js';
+import { type PartitionKey, partitionOf } from './hash.js';
 import { checkOrderedJobOptions } from './job-options.js';
 import {
   checkBaseName,

@@ -7,6 +7,7 @@ import {
   Worker,
   type WorkerOptions,
 } from 'bullmq';
+
 import { DbleasesError, invalidArgument, invalidOption } from '../errors.js';
 import { TypedEmitter } from '../lease/emitter.js';
 import type { ClientHandle, LeaseHandle, RevokeContext, RevokeReason } from '../lease/types.js';

@@ -17,11 +17,11 @@ import {
   clearRedisPrefix,
   closeEnvironment,
   DEFAULT_REDIS_URL,
+  type DemoEnvironment,
   dropSchema,
   openEnvironment,
   resetSchema,
   storeDb,
-  type DemoEnvironment,
 } from './demo/environment.js';
 import { clock } from './demo/fleet.js';
 import { Screen } from './demo/screen.js';

@@ -3,8 +3,8 @@ import { parseArgs } from 'node:util';
 
 import pg from 'pg';
 
-import { readSnapshot, tableNames } from '../dashboard/snapshot.js';
 import { compactRanges } from '../dashboard/ranges.js';
+import { readSnapshot, tableNames } from '../dashboard/snapshot.js';
 import type { Snapshot } from '../dashboard/types.js';
 import { toDbPort } from '../lease/db.js';
 import { MAX_PREFIX_LENGTH, validateIdentifier } from '../options.js';

@@ -14,7 +14,7 @@ import { withTimeout } from '../lease/timeout.js';
 import { COOKIE_NAME, hasToken, hostOf, isLoopbackHost, safeEqual } from './auth.js';
 import { LiveFeed } from './live.js';
 import { createDashboardMetrics } from './metrics.js';
-import { resolveDashboardOptions, tokenRequired, type DashboardOptions } from './options.js';
+import { type DashboardOptions, resolveDashboardOptions, tokenRequired } from './options.js';
 import { dashboardPage, loginPage } from './page.js';
 import { createQueueReader, type QueueReader, type QueueTarget } from './queues.js';
 import { readHistory, readMovesSince, readSnapshot, tableNames } from './snapshot.js';

@@ -1,6 +1,6 @@
 /** `dbleases/dashboard`: the ownership dashboard, its JSON API and metrics, and worker-side metrics. */
+export { type ClientMetrics, clientMetrics } from './client-metrics.js';
 export { createDashboard, type Dashboard, type DashboardHandler } from './dashboard.js';
-export { clientMetrics, type ClientMetrics } from './client-metrics.js';
 export type { DashboardOptions } from './options.js';
 export { compactRanges } from './ranges.js';
 export { readSnapshot, tableNames } from './snapshot.js';

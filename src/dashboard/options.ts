@@ -1,8 +1,8 @@
 import type { Redis, RedisOptions } from 'ioredis';
 
-import { DbleasesError, invalidArgument, invalidOption } from '../errors.js';
-import { toDbPort, type DbPort } from '../lease/db.js';
 import { partitionQueueName } from '../bullmq/names.js';
+import { DbleasesError, invalidArgument, invalidOption } from '../errors.js';
+import { type DbPort, toDbPort } from '../lease/db.js';
 import { MAX_PREFIX_LENGTH, validateIdentifier } from '../options.js';
 
 export interface DashboardOptions {

@@ -2,7 +2,7 @@
  * Reads the whole ownership picture in one statement: one round trip, one consistent database
  * snapshot, judged by one reading of the database clock.
  */
-import { quoteIdent, type Queryable } from '../lease/db.js';
+import { type Queryable, quoteIdent } from '../lease/db.js';
 import type { ClientState, ClientView, LeaseView, MoveView, PartitionView, Snapshot } from './types.js';
 
 export interface Tables {

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 
 import { DbleasesError } from '../errors.js';
-import { validateLeaseName, validateLeaseSize, type ResolvedClientOptions } from '../options.js';
+import { type ResolvedClientOptions, validateLeaseName, validateLeaseSize } from '../options.js';
 import type { DbPort } from './db.js';
 import { TypedEmitter } from './emitter.js';
 import { Lease, type LeaseContext } from './lease.js';

@@ -1,4 +1,4 @@
-import { validateClientId, resolveClientOptions, type ClientOptions } from '../options.js';
+import { type ClientOptions, resolveClientOptions, validateClientId } from '../options.js';
 import { LeaseClient } from './client.js';
 import { toDbPort } from './db.js';
 import { migrate } from './migrate.js';

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 import { DbleasesError } from '../errors.js';
 import { MAX_PREFIX_LENGTH, validateIdentifier } from '../options.js';
-import { quoteIdent, type DbPort } from './db.js';
+import { type DbPort, quoteIdent } from './db.js';
 import { PLACEHOLDER_PREFIX, PLACEHOLDER_SCHEMA } from './schema.js';
 import { withTimeout } from './timeout.js';
 

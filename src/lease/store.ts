@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 
 import { DbleasesError } from '../errors.js';
 import type { PartitionRow } from './assign.js';
-import { quoteIdent, type DbPort } from './db.js';
+import { type DbPort, quoteIdent } from './db.js';
 import type { MoveReason } from './types.js';
 
 export interface MemberInfo {

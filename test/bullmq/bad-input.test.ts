@@ -7,11 +7,10 @@
 import net from 'node:net';
 
 import type { Job } from 'bullmq';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-
 import { createClient, type LeaseClient } from 'dbleases';
 import { PartitionedQueue, PartitionedWorker, type PartitionedWorkerOptions } from 'dbleases/bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { testSchema } from '../helpers/db.js';
 import { uniqueName } from '../helpers/env.js';

@@ -10,11 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-import { Cluster } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
 import { createClient } from 'dbleases';
 import { PartitionedQueue, PartitionedWorker } from 'dbleases/bullmq';
+import { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { testSchema } from '../helpers/db.js';
 import { uniqueName } from '../helpers/env.js';

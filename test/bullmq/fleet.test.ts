@@ -3,10 +3,9 @@
  * per-key order kept, no partition processed by two processes at overlapping times, balance ±1,
  * and a SIGKILLed owner's job reprocessed first in its partition within TTL + 3 s.
  */
+import { PartitionedQueue } from 'dbleases/bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-
-import { PartitionedQueue } from 'dbleases/bullmq';
 
 import { Child, type ChildMessage } from '../helpers/child.js';
 import { testSchema } from '../helpers/db.js';

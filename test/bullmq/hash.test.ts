@@ -1,8 +1,7 @@
 /** The partition hash is a wire format: these vectors must never change (producers and workers of all versions agree). */
+import { canonicalKey, fnv1a32, partitionOf } from 'dbleases/bullmq';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-
-import { canonicalKey, fnv1a32, partitionOf } from 'dbleases/bullmq';
 
 /** Reference: FNV-1a 32 over TextEncoder's UTF-8 bytes. */
 function reference(text: string): number {

@@ -1,12 +1,11 @@
 /** PartitionedQueue against the real Redis: routing, bulk grouping, refused options, the count record. */
 import { Queue } from 'bullmq';
+import { partitionCountKey, PartitionedQueue } from 'dbleases/bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { partitionCountKey, PartitionedQueue } from 'dbleases/bullmq';
-
-import { waitFor } from '../helpers/wait.js';
 import { REDIS_URL, uniqueName } from '../helpers/env.js';
+import { waitFor } from '../helpers/wait.js';
 
 const prefix = uniqueName('bullmq-queue', 'bq');
 let redis: Redis;

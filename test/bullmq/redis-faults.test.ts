@@ -2,11 +2,10 @@
  * Redis faults under a PartitionedWorker: its connections killed with CLIENT KILL (as `npm run chaos`
  * does). The Workers must reconnect and go on fetching by themselves, without a lease change.
  */
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
 import { createClient } from 'dbleases';
 import { PartitionedQueue, PartitionedWorker } from 'dbleases/bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { testSchema } from '../helpers/db.js';
 import { uniqueName } from '../helpers/env.js';

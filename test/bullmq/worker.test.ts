@@ -3,9 +3,6 @@
  * lease, ordered retries in place, graceful handover, partition/epoch for the processor, refusals.
  */
 import { type Job, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-
 import { createClient, type LeaseClient } from 'dbleases';
 import {
   jobPartition,
@@ -13,6 +10,8 @@ import {
   PartitionedWorker,
   type PartitionedWorkerOptions,
 } from 'dbleases/bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { testSchema } from '../helpers/db.js';
 import { uniqueName } from '../helpers/env.js';

@@ -6,7 +6,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { checkRun, formatReport, summaryLine, type OracleReport } from '../../chaos/oracle.js';
+import { checkRun, formatReport, type OracleReport, summaryLine } from '../../chaos/oracle.js';
 import { createRecordTables, recordTables } from '../../chaos/records.js';
 import { DATABASE_URL, uniqueName } from '../helpers/env.js';
 

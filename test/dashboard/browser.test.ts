@@ -7,13 +7,13 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { Redis } from 'ioredis';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { PartitionedQueue } from '../../src/bullmq/index.js';
 import { createDashboard, type Dashboard } from '../../src/dashboard/index.js';
 import { REDIS_URL, uniqueName } from '../helpers/env.js';
-import { dropSchema, newPool, startClient, waitBalanced, type Started } from './helpers.js';
+import { dropSchema, newPool, startClient, type Started, waitBalanced } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const EVIL = '<img src=x onerror=alert(1)>';

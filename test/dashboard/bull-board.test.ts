@@ -7,10 +7,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createApp } from '../../examples/dashboard-with-bull-board.js';
-import type { Dashboard } from '../../src/dashboard/index.js';
 import type { PartitionedQueue } from '../../src/bullmq/index.js';
+import type { Dashboard } from '../../src/dashboard/index.js';
 import { REDIS_URL, uniqueName } from '../helpers/env.js';
-import { dropSchema, newPool, openEvents, request, startClient, waitFor, type Started } from './helpers.js';
+import { dropSchema, newPool, openEvents, request, startClient, type Started, waitFor } from './helpers.js';
 
 const pool = newPool();
 const schema = uniqueName('dashboard-bull-board');

@@ -16,9 +16,9 @@ import {
   openEvents,
   request,
   startClient,
+  type Started,
   waitBalanced,
   waitFor,
-  type Started,
 } from './helpers.js';
 
 const EVIL = '<img src=x onerror=alert(1)>';

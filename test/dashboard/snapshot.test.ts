@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { createDashboard, readSnapshot, tableNames, type Dashboard } from '../../src/dashboard/index.js';
+import { createDashboard, type Dashboard, readSnapshot, tableNames } from '../../src/dashboard/index.js';
 import { toDbPort } from '../../src/lease/db.js';
 import { uniqueName } from '../helpers/env.js';
 import { dropSchema, newPool, openEvents, writeFixture } from './helpers.js';

@@ -8,9 +8,9 @@ import { describe, expect, it } from 'vitest';
 
 import {
   computeTarget,
-  plan,
   type MemberRow,
   type PartitionRow,
+  plan,
   type Snapshot,
 } from '../../src/lease/assign.js';
 

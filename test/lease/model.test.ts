@@ -15,7 +15,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { PROTOCOL, runScenario, scenarioArb, type Protocol } from './model/scenario.js';
+import { PROTOCOL, type Protocol, runScenario, scenarioArb } from './model/scenario.js';
 import { SCRIPTS } from './model/scripts.js';
 
 const numRuns = Number(process.env.MODEL_RUNS ?? 300);

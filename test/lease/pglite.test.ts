@@ -3,8 +3,8 @@
  * Drizzle). PGlite serves one process, so its clients share one in-process database.
  */
 import { PGlite } from '@electric-sql/pglite';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createClient, type LeaseClient, type LeaseHandle } from '../../src/index.js';

@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 
-import { now, startWorker, type RunningWorker, type WorkerConfig } from './worker-core.js';
+import { now, type RunningWorker, startWorker, type WorkerConfig } from './worker-core.js';
 
 const cfg = JSON.parse(process.env.DEMO_WORKER ?? '{}') as WorkerConfig;
 const write = (message: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(message)}\n`);

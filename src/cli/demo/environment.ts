@@ -9,7 +9,7 @@ import pg from 'pg';
 import { toDbPort } from '../../lease/db.js';
 import { migrate } from '../../lease/migrate.js';
 import { CliError, describeError, redact } from '../args.js';
-import { startPrivateRedis, which, type PrivateRedis } from './redis-server.js';
+import { type PrivateRedis, startPrivateRedis, which } from './redis-server.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 

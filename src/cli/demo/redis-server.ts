@@ -4,7 +4,7 @@
  * the terminal does not stop it before the workers are done with it), and stopped by `stop()` or, as a
  * last resort, when the demo process exits.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';

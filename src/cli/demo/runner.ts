@@ -3,7 +3,7 @@
  * built) reporting JSON lines on stdout, or worker-core.ts inside this process (on PGlite), reporting
  * the same messages through a callback.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 

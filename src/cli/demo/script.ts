@@ -6,15 +6,15 @@
  */
 import { compactRanges } from '../../dashboard/ranges.js';
 import {
+  type Acquisition,
   balanced,
   clock,
   DemoWorker,
-  overlaps,
-  type Acquisition,
   type Interval,
+  overlaps,
   type WorkerSettings,
 } from './fleet.js';
-import { JobLedger, type JobCheck } from './jobs.js';
+import { type JobCheck, JobLedger } from './jobs.js';
 import { Producer, type ProducerOptions } from './producer.js';
 import type { Screen } from './screen.js';
 

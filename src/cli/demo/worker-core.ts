@@ -9,8 +9,8 @@
  */
 import { Redis } from 'ioredis';
 
-import { createClient } from '../../index.js';
 import { jobPartition, PartitionedWorker } from '../../bullmq/index.js';
+import { createClient } from '../../index.js';
 
 export const now = () => performance.timeOrigin + performance.now();
 

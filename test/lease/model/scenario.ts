@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 
 import { Checker } from './checks.js';
-import { ModelClient, type ClientRules, type Fault, type StatementKind } from './client.js';
+import { type ClientRules, type Fault, ModelClient, type StatementKind } from './client.js';
 import { Sim } from './sim.js';
 import { PROTOCOL_STORE, SimStore, type StoreRules } from './store.js';
 

@@ -3,7 +3,7 @@
  * rarely, then lets faults stop and checks the quiet state. Every invariant check runs throughout, as in
  * the random model. Under the protocol each passes; each one fails under the mutation it names.
  */
-import { HEARTBEAT, PROTOCOL, TTL, World, type Protocol } from './scenario.js';
+import { HEARTBEAT, PROTOCOL, type Protocol, TTL, World } from './scenario.js';
 
 export interface Script {
   name: string;
