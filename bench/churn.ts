@@ -9,13 +9,25 @@
 import { pathToFileURL } from 'node:url';
 
 import type { BenchChild, Message } from './lib/child.js';
-import { fmt, now, quantile, type RunOptions, type ScenarioResult, sleep, table, waitFor } from './lib/common.js';
+import {
+  fmt,
+  now,
+  quantile,
+  type RunOptions,
+  type ScenarioResult,
+  sleep,
+  table,
+  waitFor,
+} from './lib/common.js';
 import { loadNow } from './lib/machine.js';
 import { SystemUnderTest, type Variant } from './lib/systems.js';
 import { Completions, KeySequence } from './lib/throughput.js';
 import { JOB_OPTIONS, LEASE } from './ordered-throughput.js';
 
-export async function run(opts: RunOptions, workerOptions: Record<string, unknown> = {}): Promise<ScenarioResult> {
+export async function run(
+  opts: RunOptions,
+  workerOptions: Record<string, unknown> = {},
+): Promise<ScenarioResult> {
   const plan = opts.quick
     ? { rate: 400, seconds: 7, killAt: 2, joinAt: 4, partitions: 32, keys: 1000 }
     : { rate: 800, seconds: 30, killAt: 8, joinAt: 18, partitions: 32, keys: 1000 };
@@ -91,7 +103,13 @@ export async function run(opts: RunOptions, workerOptions: Record<string, unknow
     await Promise.all([b, c].map((x) => x.stop()));
 
     // 1 s buckets from t0.
-    const buckets: Array<{ second: number; enqueued: number; completed: number; backlog: number; p99Ms: number }> = [];
+    const buckets: Array<{
+      second: number;
+      enqueued: number;
+      completed: number;
+      backlog: number;
+      p99Ms: number;
+    }> = [];
     const times = completions.times();
     const recs = completions.data;
     const bucketCount = Math.ceil((end - t0) / 1000);
@@ -109,7 +127,13 @@ export async function run(opts: RunOptions, workerOptions: Record<string, unknow
       while (e < enqueued.length && enqueued[e]! < to) e++;
       while (d < times.length && times[d]! < to) d++;
       const l = lat[s]!.sort((x, y) => x - y);
-      buckets.push({ second: s + 1, enqueued: e - e0, completed: d - d0, backlog: e - d, p99Ms: quantile(l, 0.99) });
+      buckets.push({
+        second: s + 1,
+        enqueued: e - e0,
+        completed: d - d0,
+        backlog: e - d,
+        p99Ms: quantile(l, 0.99),
+      });
     }
     // Backlog at 100 ms resolution for recovery times.
     const backlogAt = (t: number) => {
@@ -143,7 +167,8 @@ export async function run(opts: RunOptions, workerOptions: Record<string, unknow
           peakAt = t;
         }
       }
-      for (let t = peakAt; t < until; t += 100) if (backlogAt(t) <= threshold) return { seconds: (t - from) / 1000, peakBacklog: peak };
+      for (let t = peakAt; t < until; t += 100)
+        if (backlogAt(t) <= threshold) return { seconds: (t - from) / 1000, peakBacklog: peak };
       return { seconds: Number.NaN, peakBacklog: peak };
     };
     const kill = recovery(killedAt, Number.isNaN(joinedAt) ? end : joinedAt);
@@ -152,15 +177,31 @@ export async function run(opts: RunOptions, workerOptions: Record<string, unknow
     const joinBucket = Math.floor((joinedAt - t0) / 1000);
     // Lowest full bucket after the event, while the stream still ran (the bucket holding the event is partial).
     const streamBuckets = Math.floor(plan.seconds);
-    const dipAfter = (from: number, to: number) => Math.min(...buckets.slice(from, Math.max(from + 1, Math.min(to, streamBuckets))).map((x) => x.completed));
+    const dipAfter = (from: number, to: number) =>
+      Math.min(
+        ...buckets.slice(from, Math.max(from + 1, Math.min(to, streamBuckets))).map((x) => x.completed),
+      );
     const killDip = dipAfter(killBucket, joinBucket);
     const joinDip = dipAfter(joinBucket, joinBucket + 6);
     const order = completions.check(seq.counts());
-    const firstTakeover = ownership.find((o) => o.child === b.label && o.t > killedAt && o.n === plan.partitions);
-    const joinerShare = ownership.find((o) => o.child === c.label && o.t > joinedAt && o.n >= Math.floor(plan.partitions / 2));
-    opts.log(`[churn] kill: dip ${killDip}/s, recovered in ${fmt(kill.seconds)} s; join: dip ${joinDip}/s, recovered in ${fmt(join.seconds)} s`);
+    const firstTakeover = ownership.find(
+      (o) => o.child === b.label && o.t > killedAt && o.n === plan.partitions,
+    );
+    const joinerShare = ownership.find(
+      (o) => o.child === c.label && o.t > joinedAt && o.n >= Math.floor(plan.partitions / 2),
+    );
+    opts.log(
+      `[churn] kill: dip ${killDip}/s, recovered in ${fmt(kill.seconds)} s; join: dip ${joinDip}/s, recovered in ${fmt(join.seconds)} s`,
+    );
     const summary = table(
-      ['event', 'lowest completions/s after it', 'as share of the rate', 'peak backlog', 'recovery (backlog back to steady)', 'ownership'],
+      [
+        'event',
+        'lowest completions/s after it',
+        'as share of the rate',
+        'peak backlog',
+        'recovery (backlog back to steady)',
+        'ownership',
+      ],
       [
         [
           'SIGKILL one of two workers',
@@ -168,7 +209,9 @@ export async function run(opts: RunOptions, workerOptions: Record<string, unknow
           `${fmt((killDip / plan.rate) * 100)} %`,
           kill.peakBacklog,
           `${fmt(kill.seconds)} s`,
-          firstTakeover ? `survivor owned all ${plan.partitions} after ${fmt((firstTakeover.t - killedAt) / 1000)} s` : '–',
+          firstTakeover
+            ? `survivor owned all ${plan.partitions} after ${fmt((firstTakeover.t - killedAt) / 1000)} s`
+            : '–',
         ],
         [
           'a new worker joins',
@@ -176,13 +219,22 @@ export async function run(opts: RunOptions, workerOptions: Record<string, unknow
           `${fmt((joinDip / plan.rate) * 100)} %`,
           join.peakBacklog,
           `${fmt(join.seconds)} s`,
-          joinerShare ? `joiner owned its half ${fmt((joinerShare.t - joinedAt) / 1000)} s after spawn (${fmt((joinReadyAt - joinedAt) / 1000)} s of it process start)` : '–',
+          joinerShare
+            ? `joiner owned its half ${fmt((joinerShare.t - joinedAt) / 1000)} s after spawn (${fmt((joinReadyAt - joinedAt) / 1000)} s of it process start)`
+            : '–',
         ],
       ],
     );
     const timeline = table(
       ['second', 'enqueued', 'completed', 'backlog', 'p99 latency ms', ''],
-      buckets.map((x, i) => [x.second, x.enqueued, x.completed, x.backlog, fmt(x.p99Ms), i === killBucket ? 'SIGKILL' : i === joinBucket ? 'join' : '']),
+      buckets.map((x, i) => [
+        x.second,
+        x.enqueued,
+        x.completed,
+        x.backlog,
+        fmt(x.p99Ms),
+        i === killBucket ? 'SIGKILL' : i === joinBucket ? 'join' : '',
+      ]),
     );
     return {
       scenario: 'churn',
@@ -193,7 +245,19 @@ export async function run(opts: RunOptions, workerOptions: Record<string, unknow
         `Order across the run: ${order.violations} violations, ${order.duplicates} duplicates (at-least-once: the killed process's in-flight job runs again), ${order.missing} unreported (completed by the killed process in its last report interval).`,
       ],
       tables: [summary, timeline],
-      data: { plan, lease: LEASE, baselineBacklog: baseline, kill, join, killDip, joinDip, order, buckets, ownership: ownership.map((o) => ({ ...o, t: o.t - t0 })), loadavg: { before: loadBefore, after: loadNow() } },
+      data: {
+        plan,
+        lease: LEASE,
+        baselineBacklog: baseline,
+        kill,
+        join,
+        killDip,
+        joinDip,
+        order,
+        buckets,
+        ownership: ownership.map((o) => ({ ...o, t: o.t - t0 })),
+        loadavg: { before: loadBefore, after: loadNow() },
+      },
     };
   } finally {
     await sut.tearDown();
@@ -201,7 +265,10 @@ export async function run(opts: RunOptions, workerOptions: Record<string, unknow
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const r = await run({ quick: process.argv.includes('--quick'), log: (m) => process.stderr.write(`${m}\n`) });
+  const r = await run({
+    quick: process.argv.includes('--quick'),
+    log: (m) => process.stderr.write(`${m}\n`),
+  });
   for (const line of r.method) process.stdout.write(`- ${line}\n`);
   for (const t of r.tables) process.stdout.write(`\n${t}\n`);
 }

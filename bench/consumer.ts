@@ -10,13 +10,12 @@
  * `snapshot` (reply: Redis commands this process sent so far, by name, and its CPU time).
  * Child → parent: `ready`, `partitions` (PartitionedWorker, after every change), `done`, `snapshot`, `closed`.
  */
-import { Redis } from 'ioredis';
-import { Queue as GroupQueue, Worker as GroupWorker } from 'groupmq';
 import { Worker, type WorkerOptions } from 'bullmq';
-import pg from 'pg';
-
 import { createClient } from 'dbleases';
 import { PartitionedWorker, type PartitionedWorkerOptions } from 'dbleases/bullmq';
+import { Queue as GroupQueue, Worker as GroupWorker } from 'groupmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
 
 import { DATABASE_URL, now, REDIS_URL } from './lib/common.js';
 import { commandCounts, installCommandCounter } from './lib/count-commands.js';
@@ -99,7 +98,11 @@ async function main(): Promise<void> {
   if (cfg.system === 'dbleases') {
     const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 3 });
     pool.on('error', () => {});
-    const client = await createClient(pool, cfg.id, { schema: cfg.schema, ttl: cfg.ttl, heartbeat: cfg.heartbeat });
+    const client = await createClient(pool, cfg.id, {
+      schema: cfg.schema,
+      ttl: cfg.ttl,
+      heartbeat: cfg.heartbeat,
+    });
     client.on('error', onError('client'));
     // A processor that declares no `signal` parameter (this one has no use for it): the adapter then
     // spares BullMQ an AbortController per job. `withSignal` declares it, to measure the difference.
@@ -110,17 +113,13 @@ async function main(): Promise<void> {
       : async (job: { data: BenchData }) => {
           check(job.data);
         };
-    const worker = new PartitionedWorker<BenchData>(
-      cfg.name,
-      processor,
-      {
-        ...(cfg.workerOptions as Partial<PartitionedWorkerOptions>),
-        client,
-        partitions: cfg.partitions,
-        connection: redis,
-        prefix: cfg.prefix,
-      },
-    );
+    const worker = new PartitionedWorker<BenchData>(cfg.name, processor, {
+      ...(cfg.workerOptions as Partial<PartitionedWorkerOptions>),
+      client,
+      partitions: cfg.partitions,
+      connection: redis,
+      prefix: cfg.prefix,
+    });
     worker.on('error', onError('worker'));
     worker.on('completed', (job) => record(job.data));
     const report = () => send({ type: 'partitions', n: worker.partitions().length, at: now() });
@@ -141,11 +140,14 @@ async function main(): Promise<void> {
       check(job.data);
     };
     for (let p = cfg.index; p < cfg.partitions; p += cfg.processes) {
-      const worker = new Worker<BenchData>(
-        `${cfg.name}-${p}`,
-        cfg.withSignal ? withSignal : plain,
-        { ...(cfg.workerOptions as Partial<WorkerOptions>), connection: redis, prefix: cfg.prefix, concurrency: 1, autorun: false, name: cfg.id },
-      );
+      const worker = new Worker<BenchData>(`${cfg.name}-${p}`, cfg.withSignal ? withSignal : plain, {
+        ...(cfg.workerOptions as Partial<WorkerOptions>),
+        connection: redis,
+        prefix: cfg.prefix,
+        concurrency: 1,
+        autorun: false,
+        name: cfg.id,
+      });
       worker.on('error', onError('worker'));
       worker.on('completed', (job) => record(job.data));
       workers.push(worker);

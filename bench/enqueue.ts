@@ -8,11 +8,19 @@
 import { pathToFileURL } from 'node:url';
 
 import { Queue } from 'bullmq';
+import { PartitionedQueue } from 'dbleases/bullmq';
 import { Redis } from 'ioredis';
 
-import { PartitionedQueue } from 'dbleases/bullmq';
-
-import { deleteKeys, fmt, minMedMax, REDIS_URL, type RunOptions, type ScenarioResult, table, uniqueName } from './lib/common.js';
+import {
+  deleteKeys,
+  fmt,
+  minMedMax,
+  REDIS_URL,
+  type RunOptions,
+  type ScenarioResult,
+  table,
+  uniqueName,
+} from './lib/common.js';
 import { loadNow } from './lib/machine.js';
 
 interface Producer {
@@ -35,7 +43,13 @@ function partitioned(redis: Redis, name: string, prefix: string): Producer {
   return {
     add: (i) => q.add('j', data(i), { partitionKey: `key-${i % KEYS}` }),
     addBulk: (from, n) =>
-      q.addBulk(Array.from({ length: n }, (_, j) => ({ name: 'j', data: data(from + j), opts: { partitionKey: `key-${(from + j) % KEYS}` } }))),
+      q.addBulk(
+        Array.from({ length: n }, (_, j) => ({
+          name: 'j',
+          data: data(from + j),
+          opts: { partitionKey: `key-${(from + j) % KEYS}` },
+        })),
+      ),
     close: () => q.close(),
   };
 }
@@ -44,12 +58,17 @@ function plain(redis: Redis, name: string, prefix: string): Producer {
   const q = new Queue(name, { connection: redis, prefix });
   return {
     add: (i) => q.add('j', data(i)),
-    addBulk: (from, n) => q.addBulk(Array.from({ length: n }, (_, j) => ({ name: 'j', data: data(from + j) }))),
+    addBulk: (from, n) =>
+      q.addBulk(Array.from({ length: n }, (_, j) => ({ name: 'j', data: data(from + j) }))),
     close: () => q.close(),
   };
 }
 
-async function timeRun(make: (redis: Redis, name: string, prefix: string) => Producer, mode: 'add' | 'addBulk', jobs: number): Promise<number> {
+async function timeRun(
+  make: (redis: Redis, name: string, prefix: string) => Producer,
+  mode: 'add' | 'addBulk',
+  jobs: number,
+): Promise<number> {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const name = uniqueName('benq');
   const prefix = `bench-${name}`;
@@ -81,7 +100,15 @@ export async function run(opts: RunOptions): Promise<ScenarioResult> {
   const jobs = opts.quick ? 10_000 : 100_000;
   const reps = opts.quick ? 1 : 2;
   const rows: Array<Array<string | number>> = [];
-  const data: Record<string, unknown> = { jobs, reps, partitions: PARTITIONS, keys: KEYS, callers: CALLERS, bulk: BULK, loadavgBefore: loadNow() };
+  const data: Record<string, unknown> = {
+    jobs,
+    reps,
+    partitions: PARTITIONS,
+    keys: KEYS,
+    callers: CALLERS,
+    bulk: BULK,
+    loadavgBefore: loadNow(),
+  };
   for (const mode of ['add', 'addBulk'] as const) {
     const ours: number[] = [];
     const theirs: number[] = [];
@@ -91,12 +118,21 @@ export async function run(opts: RunOptions): Promise<ScenarioResult> {
       if (first) ours.push(await timeRun(partitioned, mode, jobs));
       theirs.push(await timeRun(plain, mode, jobs));
       if (!first) ours.push(await timeRun(partitioned, mode, jobs));
-      opts.log(`[enqueue ${mode}] rep ${r + 1}: PartitionedQueue ${Math.round(ours.at(-1)!)} jobs/s, Queue ${Math.round(theirs.at(-1)!)} jobs/s`);
+      opts.log(
+        `[enqueue ${mode}] rep ${r + 1}: PartitionedQueue ${Math.round(ours.at(-1)!)} jobs/s, Queue ${Math.round(theirs.at(-1)!)} jobs/s`,
+      );
     }
     const o = minMedMax(ours);
     const t = minMedMax(theirs);
     data[mode] = { partitionedQueue: ours, queue: theirs };
-    rows.push([`\`${mode}\``, fmt(o.median), `${fmt(o.min)}–${fmt(o.max)}`, fmt(t.median), `${fmt(t.min)}–${fmt(t.max)}`, `${fmt(o.median / t.median, 2)}×`]);
+    rows.push([
+      `\`${mode}\``,
+      fmt(o.median),
+      `${fmt(o.min)}–${fmt(o.max)}`,
+      fmt(t.median),
+      `${fmt(t.min)}–${fmt(t.max)}`,
+      `${fmt(o.median / t.median, 2)}×`,
+    ]);
   }
   data.loadavgAfter = loadNow();
   return {
@@ -112,6 +148,9 @@ export async function run(opts: RunOptions): Promise<ScenarioResult> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const r = await run({ quick: process.argv.includes('--quick'), log: (m) => process.stderr.write(`${m}\n`) });
+  const r = await run({
+    quick: process.argv.includes('--quick'),
+    log: (m) => process.stderr.write(`${m}\n`),
+  });
   for (const t of r.tables) process.stdout.write(`${t}\n\n`);
 }

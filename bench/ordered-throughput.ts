@@ -35,8 +35,21 @@ export function variants(): Variant[] {
   return [
     { ...base, label: 'dbleases, 32 partitions', system: 'dbleases', partitions: 32, concurrency: 1 },
     { ...base, label: 'dbleases, 128 partitions', system: 'dbleases', partitions: 128, concurrency: 1 },
-    { ...base, label: 'groupmq, concurrency 32', system: 'groupmq', partitions: 0, concurrency: 32, jobOptions: {} },
-    { ...base, label: 'BullMQ, concurrency 32 (unordered)', system: 'bullmq', partitions: 0, concurrency: 32 },
+    {
+      ...base,
+      label: 'groupmq, concurrency 32',
+      system: 'groupmq',
+      partitions: 0,
+      concurrency: 32,
+      jobOptions: {},
+    },
+    {
+      ...base,
+      label: 'BullMQ, concurrency 32 (unordered)',
+      system: 'bullmq',
+      partitions: 0,
+      concurrency: 32,
+    },
   ];
 }
 
@@ -55,9 +68,20 @@ export async function run(opts: RunOptions, only?: (v: Variant) => boolean): Pro
   const find = (system: string) => results.find((r) => r.system === system);
   const gmq = find('groupmq');
   const bull = find('bullmq');
-  const ratio = (r: ThroughputResult, ref: ThroughputResult | undefined) => (ref ? `${fmt(r.jobsPerSec / ref.jobsPerSec, 2)}×` : '–');
+  const ratio = (r: ThroughputResult, ref: ThroughputResult | undefined) =>
+    ref ? `${fmt(r.jobsPerSec / ref.jobsPerSec, 2)}×` : '–';
   const main = table(
-    ['system', 'jobs/s', '× groupmq', '× BullMQ', `p50 ms @${p.streamRate}/s`, 'p99 ms', 'order violations', 'duplicates', 'missing'],
+    [
+      'system',
+      'jobs/s',
+      '× groupmq',
+      '× BullMQ',
+      `p50 ms @${p.streamRate}/s`,
+      'p99 ms',
+      'order violations',
+      'duplicates',
+      'missing',
+    ],
     results.map((r) => [
       r.label,
       fmt(r.jobsPerSec),
@@ -71,7 +95,14 @@ export async function run(opts: RunOptions, only?: (v: Variant) => boolean): Pro
     ]),
   );
   const cost = table(
-    ['system', 'requests sent/job', 'top requests per job', 'Redis CPU ms per 1000 jobs', 'consumer CPU ms per 1000 jobs', 'RSS MiB'],
+    [
+      'system',
+      'requests sent/job',
+      'top requests per job',
+      'Redis CPU ms per 1000 jobs',
+      'consumer CPU ms per 1000 jobs',
+      'RSS MiB',
+    ],
     results.map((r) => [
       r.label,
       fmt(r.sentPerJob.total, 2),
@@ -93,7 +124,7 @@ export async function run(opts: RunOptions, only?: (v: Variant) => boolean): Pro
       `Latency: a separate stream at ${p.streamRate} jobs/s for ${p.streamSeconds} s into the running consumers, enqueue → 'completed' event.`,
       `Job options (dbleases and BullMQ): ${JSON.stringify(JOB_OPTIONS)}; groupmq defaults (keepCompleted 0). No other tuning.`,
       'Requests sent/job: commands the two consumer processes sent during the drain (counted in ioredis), per job.',
-      'Redis CPU: INFO cpu (used_cpu_user + used_cpu_sys) over the drain, per 1000 jobs (shared Redis: includes other clients\' traffic). Consumer CPU: both processes, drain only.',
+      "Redis CPU: INFO cpu (used_cpu_user + used_cpu_sys) over the drain, per 1000 jobs (shared Redis: includes other clients' traffic). Consumer CPU: both processes, drain only.",
     ],
     tables: [main, cost],
     data: { plan: p, results },
@@ -103,6 +134,9 @@ export async function run(opts: RunOptions, only?: (v: Variant) => boolean): Pro
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const quick = process.argv.includes('--quick');
   const filter = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
-  const r = await run({ quick, log: (m) => process.stderr.write(`${m}\n`) }, filter ? (v) => v.label.includes(filter) : undefined);
+  const r = await run(
+    { quick, log: (m) => process.stderr.write(`${m}\n`) },
+    filter ? (v) => v.label.includes(filter) : undefined,
+  );
   for (const t of r.tables) process.stdout.write(`${t}\n\n`);
 }

@@ -34,9 +34,24 @@ async function freePort(): Promise<number> {
 }
 
 const port = await freePort();
-const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxclients', '10000'], {
-  stdio: 'ignore',
-});
+const server = spawn(
+  'redis-server',
+  [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--maxclients',
+    '10000',
+  ],
+  {
+    stdio: 'ignore',
+  },
+);
 process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
 const stopServer = () => {
   if (server.exitCode === null) server.kill('SIGTERM');
@@ -45,7 +60,8 @@ process.on('exit', stopServer);
 
 try {
   // Import after REDIS_URL is set: the modules read it at load time.
-  const { fmt, table, waitFor, writeResult, uniqueName, deleteKeys, DATABASE_URL, REDIS_URL } = await import('./lib/common.js');
+  const { fmt, table, waitFor, writeResult, uniqueName, deleteKeys, DATABASE_URL, REDIS_URL } =
+    await import('./lib/common.js');
   const { runOrdered } = await import('./lib/throughput.js');
   const { loadNow } = await import('./lib/machine.js');
   const { BenchChild } = await import('./lib/child.js');
@@ -56,11 +72,18 @@ try {
   type ThroughputResult = import('./lib/throughput.js').ThroughputResult;
 
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  await waitFor('the private redis-server', async () => (await redis.ping().catch(() => '')) === 'PONG', 10_000, 50);
+  await waitFor(
+    'the private redis-server',
+    async () => (await redis.ping().catch(() => '')) === 'PONG',
+    10_000,
+    50,
+  );
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const jobs = Number(arg('jobs') ?? 20_000);
   const onlyList = arg('only')?.split('|');
-  const only = onlyList ? { includes: (label: string) => onlyList.some((o) => label.includes(o)) } : undefined;
+  const only = onlyList
+    ? { includes: (label: string) => onlyList.some((o) => label.includes(o)) }
+    : undefined;
   const cpuProfDir = arg('cpu-prof');
   if (cpuProfDir) await mkdir(cpuProfDir, { recursive: true });
   const lease = { ttl: 2_000, heartbeat: 500 };
@@ -68,16 +91,56 @@ try {
   const limiter = { limiter: { max: 1_000_000_000, duration: 1_000 } };
   const base = { workerOptions: {}, jobOptions: remove, concurrency: 1, ...lease };
   const variants: Variant[] = [
-    { ...base, label: 'dbleases 32, BullMQ job defaults (keep completed)', system: 'dbleases', partitions: 32, jobOptions: {} },
+    {
+      ...base,
+      label: 'dbleases 32, BullMQ job defaults (keep completed)',
+      system: 'dbleases',
+      partitions: 32,
+      jobOptions: {},
+    },
     { ...base, label: 'dbleases 32, removeOnComplete', system: 'dbleases', partitions: 32 },
-    { ...base, label: 'dbleases 32, removeOnComplete, processor declares signal', system: 'dbleases', partitions: 32, withSignal: true },
+    {
+      ...base,
+      label: 'dbleases 32, removeOnComplete, processor declares signal',
+      system: 'dbleases',
+      partitions: 32,
+      withSignal: true,
+    },
     { ...base, label: 'dbleases 128, removeOnComplete', system: 'dbleases', partitions: 128 },
     { ...base, label: 'static 32 BullMQ Workers, bare', system: 'bullmq-static', partitions: 32 },
-    { ...base, label: 'static 32 + limiter', system: 'bullmq-static', partitions: 32, workerOptions: limiter },
-    { ...base, label: 'static 32 + limiter + global concurrency 1', system: 'bullmq-static', partitions: 32, workerOptions: limiter, globalConcurrency: true },
-    { ...base, label: 'static 32 + limiter + global concurrency 1 + AbortSignal', system: 'bullmq-static', partitions: 32, workerOptions: limiter, globalConcurrency: true, withSignal: true },
+    {
+      ...base,
+      label: 'static 32 + limiter',
+      system: 'bullmq-static',
+      partitions: 32,
+      workerOptions: limiter,
+    },
+    {
+      ...base,
+      label: 'static 32 + limiter + global concurrency 1',
+      system: 'bullmq-static',
+      partitions: 32,
+      workerOptions: limiter,
+      globalConcurrency: true,
+    },
+    {
+      ...base,
+      label: 'static 32 + limiter + global concurrency 1 + AbortSignal',
+      system: 'bullmq-static',
+      partitions: 32,
+      workerOptions: limiter,
+      globalConcurrency: true,
+      withSignal: true,
+    },
     { ...base, label: 'BullMQ 1 queue, concurrency 32', system: 'bullmq', partitions: 0, concurrency: 32 },
-    { ...base, label: 'groupmq, concurrency 32', system: 'groupmq', partitions: 0, concurrency: 32, jobOptions: {} },
+    {
+      ...base,
+      label: 'groupmq, concurrency 32',
+      system: 'groupmq',
+      partitions: 0,
+      concurrency: 32,
+      jobOptions: {},
+    },
   ];
   const reps = Number(arg('reps') ?? 1);
   const runs: ThroughputResult[] = [];
@@ -86,8 +149,22 @@ try {
     for (let rep = 0; rep < reps; rep++) {
       for (const v of variants.filter((x) => !only || only.includes(x.label))) {
         await redis.flushall();
-        const execArgv = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', `${cpuProfDir}/${v.label.replace(/[^a-z0-9]+/gi, '-')}`] : [];
-        runs.push(await runOrdered(v, { jobs, keys: 1000, batch: 1000, streamRate: 0, streamSeconds: 0, processes: 2, execArgv, statsRedis: redis, log }));
+        const execArgv = cpuProfDir
+          ? ['--cpu-prof', '--cpu-prof-dir', `${cpuProfDir}/${v.label.replace(/[^a-z0-9]+/gi, '-')}`]
+          : [];
+        runs.push(
+          await runOrdered(v, {
+            jobs,
+            keys: 1000,
+            batch: 1000,
+            streamRate: 0,
+            streamSeconds: 0,
+            processes: 2,
+            execArgv,
+            statsRedis: redis,
+            log,
+          }),
+        );
       }
     }
   }
@@ -105,9 +182,19 @@ try {
       consumerCpu: mine.map((r) => Math.round(r.consumerCpuMsPer1000)),
     });
   }
-  const evalshaUs = (r: ThroughputResult) => r.redisPerJob.top.filter((t) => t.cmd === 'evalsha').reduce((a, t) => a + t.usec, 0);
+  const evalshaUs = (r: ThroughputResult) =>
+    r.redisPerJob.top.filter((t) => t.cmd === 'evalsha').reduce((a, t) => a + t.usec, 0);
   const throughputTable = table(
-    ['variant', 'jobs/s (runs)', 'Redis CPU ms / 1000 jobs (runs)', 'evalsha µs/job', 'consumer CPU ms / 1000 jobs (runs)', 'requests/job', 'Redis MiB after drain', 'order violations'],
+    [
+      'variant',
+      'jobs/s (runs)',
+      'Redis CPU ms / 1000 jobs (runs)',
+      'evalsha µs/job',
+      'consumer CPU ms / 1000 jobs (runs)',
+      'requests/job',
+      'Redis MiB after drain',
+      'order violations',
+    ],
     results.map((r) => [
       r.label,
       spread.get(r.label)!.jobsPerSec.join(' / '),
@@ -128,11 +215,25 @@ try {
   }));
 
   // Idle cost per partition Worker.
-  const idle: Array<{ label: string; partitions: number; commandsPerSec: number; perWorkerPerMin: number; byCommandPerSec: Record<string, number>; cpuPercent: number; rssMiB: number }> = [];
+  const idle: Array<{
+    label: string;
+    partitions: number;
+    commandsPerSec: number;
+    perWorkerPerMin: number;
+    byCommandPerSec: Record<string, number>;
+    cpuPercent: number;
+    rssMiB: number;
+  }> = [];
   if (!args.includes('--no-idle')) {
     const idleVariants: Array<{ label: string; workerOptions: Record<string, unknown> }> = [
-      { label: 'drainDelay 5 s, stalledInterval 6 s (the defaults before f2d2ba0)', workerOptions: { drainDelay: 5, stalledInterval: 6_000 } },
-      { label: 'drainDelay 60 s, stalledInterval 6 s', workerOptions: { drainDelay: 60, stalledInterval: 6_000 } },
+      {
+        label: 'drainDelay 5 s, stalledInterval 6 s (the defaults before f2d2ba0)',
+        workerOptions: { drainDelay: 5, stalledInterval: 6_000 },
+      },
+      {
+        label: 'drainDelay 60 s, stalledInterval 6 s',
+        workerOptions: { drainDelay: 60, stalledInterval: 6_000 },
+      },
       { label: 'adapter defaults (drainDelay 60 s, stalledInterval max(ttl, 30 s))', workerOptions: {} },
     ];
     const partitions = 256;
@@ -141,8 +242,19 @@ try {
       const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 1 });
       const schema = uniqueName('bprofidle');
       await migrate(toDbPort(pool), { schema, tablePrefix: 'db_leases', timeoutMs: 10_000 });
-      const cfg = { id: `idle-${schema}`, name: schema, prefix: `bench-${schema}`, schema, partitions, ttl: 6_000, heartbeat: 2_000, workerOptions: iv.workerOptions };
-      const child = new BenchChild('scale-worker.ts', `idle ${iv.label}`, { BENCH_SCALE: JSON.stringify(cfg) });
+      const cfg = {
+        id: `idle-${schema}`,
+        name: schema,
+        prefix: `bench-${schema}`,
+        schema,
+        partitions,
+        ttl: 6_000,
+        heartbeat: 2_000,
+        workerOptions: iv.workerOptions,
+      };
+      const child = new BenchChild('scale-worker.ts', `idle ${iv.label}`, {
+        BENCH_SCALE: JSON.stringify(cfg),
+      });
       let owned = 0;
       child.on((m) => {
         if (m.type === 'partitions') owned = m.n as number;
@@ -175,7 +287,14 @@ try {
     }
   }
   const idleTable = table(
-    ['idle PartitionedWorker, 256 partitions', 'commands/s', 'per Worker per minute', 'by command /s', 'CPU %', 'RSS MiB'],
+    [
+      'idle PartitionedWorker, 256 partitions',
+      'commands/s',
+      'per Worker per minute',
+      'by command /s',
+      'CPU %',
+      'RSS MiB',
+    ],
     idle.map((i) => [
       i.label,
       fmt(i.commandsPerSec),
@@ -192,7 +311,13 @@ try {
   const { Queue } = await import('bullmq');
   const streamQueue = new Queue(uniqueName('bprofstream'), { connection: redis, prefix: 'bench-stream' });
   for (let i = 0; i < 12_000; i += 1000) {
-    await streamQueue.addBulk(Array.from({ length: 1000 }, (_, j) => ({ name: 'j', data: { k: i + j, s: 0, t: 0 }, opts: { removeOnComplete: true } })));
+    await streamQueue.addBulk(
+      Array.from({ length: 1000 }, (_, j) => ({
+        name: 'j',
+        data: { k: i + j, s: 0, t: 0 },
+        opts: { removeOnComplete: true },
+      })),
+    );
   }
   const streamKey = `bench-stream:${streamQueue.name}:events`;
   const streamLen = await redis.xlen(streamKey);
@@ -203,9 +328,21 @@ try {
   log(`[stream] one full events stream: ${streamLen} entries, ${fmt(streamBytes / 2 ** 20)} MiB`);
 
   process.stdout.write(`${throughputTable}\n\n${idleTable}\n\n`);
-  process.stdout.write(`events stream at its cap: ${streamLen} entries, ${fmt(streamBytes / 2 ** 20)} MiB (${fmt(streamBytes / streamLen)} B/entry)\n\n`);
+  process.stdout.write(
+    `events stream at its cap: ${streamLen} entries, ${fmt(streamBytes / 2 ** 20)} MiB (${fmt(streamBytes / streamLen)} B/entry)\n\n`,
+  );
   for (const i of inner) process.stdout.write(`- ${i.label}: ${i.serverCommandsPerJob}\n`);
-  await writeResult(arg('out') ?? 'profile', { jobs, reps, loadavg: loadNow(), spread: Object.fromEntries(spread), results, idle, inner, stream, cpuProfDir: cpuProfDir ?? null });
+  await writeResult(arg('out') ?? 'profile', {
+    jobs,
+    reps,
+    loadavg: loadNow(),
+    spread: Object.fromEntries(spread),
+    results,
+    idle,
+    inner,
+    stream,
+    cpuProfDir: cpuProfDir ?? null,
+  });
   redis.disconnect();
 } finally {
   stopServer();

@@ -42,11 +42,19 @@ const scenarios: Array<{ name: string; run: (o: RunOptions) => Promise<ScenarioR
 /** Scenarios 3 and 4 belong to `bench/lease-timings.ts` (its own output and result files); run it if present. */
 async function leaseTimings(o: RunOptions): Promise<ScenarioResult> {
   const file = fileURLToPath(new URL('lease-timings.ts', `file://${BENCH_DIR}`));
-  const skipped = (why: string): ScenarioResult => ({ scenario: 'lease-timings', title: 'Scenarios 3 and 4 — lease timings and database cost', method: [why], tables: [], data: { skipped: why } });
+  const skipped = (why: string): ScenarioResult => ({
+    scenario: 'lease-timings',
+    title: 'Scenarios 3 and 4 — lease timings and database cost',
+    method: [why],
+    tables: [],
+    data: { skipped: why },
+  });
   if (!existsSync(file)) return skipped('bench/lease-timings.ts does not exist yet: skipped.');
   const started = performance.now();
   const code = await new Promise<number | null>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file, ...(o.quick ? ['--quick'] : [])], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', file, ...(o.quick ? ['--quick'] : [])], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), (o.quick ? 90 : 360) * 1000);
     child.on('exit', (c) => {
       clearTimeout(timer);
@@ -57,7 +65,9 @@ async function leaseTimings(o: RunOptions): Promise<ScenarioResult> {
   return {
     scenario: 'lease-timings',
     title: 'Scenarios 3 and 4 — lease timings and database cost (bench/lease-timings.ts, output above)',
-    method: [`Ran bench/lease-timings.ts${o.quick ? ' --quick' : ''}: exit code ${code}, ${seconds.toFixed(0)} s.`],
+    method: [
+      `Ran bench/lease-timings.ts${o.quick ? ' --quick' : ''}: exit code ${code}, ${seconds.toFixed(0)} s.`,
+    ],
     tables: [],
     data: { exitCode: code, seconds },
   };
@@ -88,7 +98,15 @@ for (const s of scenarios) {
     out();
     out(`_${seconds.toFixed(0)} s; loadavg now ${loadNow().join(' / ')}_`);
     if (r.scenario !== 'lease-timings') {
-      await writeResult(r.scenario, { scenario: r.scenario, title: r.title, quick, machine, seconds, method: r.method, ...r.data });
+      await writeResult(r.scenario, {
+        scenario: r.scenario,
+        title: r.title,
+        quick,
+        machine,
+        seconds,
+        method: r.method,
+        ...r.data,
+      });
     }
   } catch (error) {
     failed++;
@@ -98,5 +116,7 @@ for (const s of scenarios) {
   }
 }
 out();
-out(`Total ${((performance.now() - started) / 1000).toFixed(0)} s; loadavg at the end ${loadNow().join(' / ')} (at the start ${machine.loadavg.join(' / ')}).`);
+out(
+  `Total ${((performance.now() - started) / 1000).toFixed(0)} s; loadavg at the end ${loadNow().join(' / ')} (at the start ${machine.loadavg.join(' / ')}).`,
+);
 process.exit(failed > 0 ? 1 : 0);

@@ -6,11 +6,10 @@
  */
 import { readdir, readFile, readlink } from 'node:fs/promises';
 
-import { Redis } from 'ioredis';
-import pg from 'pg';
-
 import { createClient } from 'dbleases';
 import { PartitionedWorker } from 'dbleases/bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
 
 import { DATABASE_URL, REDIS_URL, sleep } from './lib/common.js';
 import { commandCounts, diffCounts, installCommandCounter } from './lib/count-commands.js';
@@ -60,7 +59,11 @@ async function main(): Promise<void> {
   const cfg = JSON.parse(process.env.BENCH_SCALE ?? '{}') as ScaleWorkerConfig;
   const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
   pool.on('error', () => {});
-  const client = await createClient(pool, cfg.id, { schema: cfg.schema, ttl: cfg.ttl, heartbeat: cfg.heartbeat });
+  const client = await createClient(pool, cfg.id, {
+    schema: cfg.schema,
+    ttl: cfg.ttl,
+    heartbeat: cfg.heartbeat,
+  });
   const errors: string[] = [];
   const onError = (e: Error) => {
     if (errors.length < 20) errors.push(e.message);

@@ -17,13 +17,25 @@
  */
 import { pathToFileURL } from 'node:url';
 
+import { createClient, type LeaseClient, migrate, toDbPort } from 'dbleases';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
-import { createClient, type LeaseClient, migrate, toDbPort } from 'dbleases';
-
 import { BenchChild, type Message } from './lib/child.js';
-import { commandStats, DATABASE_URL, deleteKeys, fmt, REDIS_URL, type RunOptions, type ScenarioResult, sleep, statsDelta, table, uniqueName, waitFor } from './lib/common.js';
+import {
+  commandStats,
+  DATABASE_URL,
+  deleteKeys,
+  fmt,
+  REDIS_URL,
+  type RunOptions,
+  type ScenarioResult,
+  sleep,
+  statsDelta,
+  table,
+  uniqueName,
+  waitFor,
+} from './lib/common.js';
 import { loadNow } from './lib/machine.js';
 import type { ScaleWorkerConfig } from './scale-worker.js';
 
@@ -38,7 +50,8 @@ function crashable(pool: pg.Pool): Crashable {
   const fail = () => Promise.reject(new Error('simulated crash'));
   return {
     port: {
-      query: ((text: string, values?: unknown[]) => (dead ? fail() : pool.query(text, values))) as pg.Pool['query'],
+      query: ((text: string, values?: unknown[]) =>
+        dead ? fail() : pool.query(text, values)) as pg.Pool['query'],
       connect: (() => (dead ? fail() : pool.connect())) as pg.Pool['connect'],
       // toDbPort recognises a pool by this (a pg.Client has query/connect too).
       get totalCount() {
@@ -105,8 +118,15 @@ async function leaseScale(opts: RunOptions, notify: boolean) {
     const start = performance.now();
     const clients = await Promise.all(
       facades.map(async (f, i) => {
-        const c = await createClient(notify ? pool : f.port, `scale-${i}`, { schema, ttl, heartbeat, notify });
-        c.on('error', (e) => errors.set(e.message.slice(0, 80), (errors.get(e.message.slice(0, 80)) ?? 0) + 1));
+        const c = await createClient(notify ? pool : f.port, `scale-${i}`, {
+          schema,
+          ttl,
+          heartbeat,
+          notify,
+        });
+        c.on('error', (e) =>
+          errors.set(e.message.slice(0, 80), (errors.get(e.message.slice(0, 80)) ?? 0) + 1),
+        );
         c.lease(name, size);
         return c;
       }),
@@ -120,7 +140,8 @@ async function leaseScale(opts: RunOptions, notify: boolean) {
         () => {
           const b = balance(live, name, size);
           overlapSeen = Math.max(overlapSeen, b.overlaps);
-          if (allOwnedS === undefined && b.owned === size && b.overlaps === 0) allOwnedS = (performance.now() - from) / 1000;
+          if (allOwnedS === undefined && b.owned === size && b.overlaps === 0)
+            allOwnedS = (performance.now() - from) / 1000;
           return balanced(b, size) ? b : undefined;
         },
         180_000,
@@ -129,7 +150,9 @@ async function leaseScale(opts: RunOptions, notify: boolean) {
     const cold = await wait(clients, start, 'cold start balance');
     const coldS = (performance.now() - start) / 1000;
     const coldAllOwned = allOwnedS;
-    opts.log(`[scale] notify ${notify}: cold start: all owned after ${coldAllOwned?.toFixed(1)} s, balanced (${cold.min}–${cold.max}) after ${coldS.toFixed(1)} s`);
+    opts.log(
+      `[scale] notify ${notify}: cold start: all owned after ${coldAllOwned?.toFixed(1)} s, balanced (${cold.min}–${cold.max}) after ${coldS.toFixed(1)} s`,
+    );
     // Hold for two heartbeats: still balanced?
     await sleep(2 * heartbeat);
     const stable = balanced(balance(clients, name, size), size);
@@ -140,11 +163,23 @@ async function leaseScale(opts: RunOptions, notify: boolean) {
       ttl,
       heartbeat,
       registeredSeconds: registeredS,
-      cold: { allOwnedSeconds: coldAllOwned, balancedSeconds: coldS, min: cold.min, max: cold.max, stableTwoHeartbeatsLater: stable },
+      cold: {
+        allOwnedSeconds: coldAllOwned,
+        balancedSeconds: coldS,
+        min: cold.min,
+        max: cold.max,
+        stableTwoHeartbeatsLater: stable,
+      },
     };
     if (notify) {
       await Promise.all(clients.map((c) => c.close()));
-      return { ...common, crashed: 0, crash: undefined, overlapsSeen: overlapSeen, errors: Object.fromEntries(errors) };
+      return {
+        ...common,
+        crashed: 0,
+        crash: undefined,
+        overlapsSeen: overlapSeen,
+        errors: Object.fromEntries(errors),
+      };
     }
 
     const crashAt = performance.now();
@@ -153,7 +188,9 @@ async function leaseScale(opts: RunOptions, notify: boolean) {
     const live = clients.slice(crashN);
     const after = await wait(live, crashAt, 'balance after the crash');
     const crashS = (performance.now() - crashAt) / 1000;
-    opts.log(`[scale] after ${crashN} crashes: all owned after ${allOwnedS!.toFixed(1)} s, balanced (${after.min}–${after.max}) after ${crashS.toFixed(1)} s`);
+    opts.log(
+      `[scale] after ${crashN} crashes: all owned after ${allOwnedS!.toFixed(1)} s, balanced (${after.min}–${after.max}) after ${crashS.toFixed(1)} s`,
+    );
     const crashAllOwned = allOwnedS;
     await Promise.all(live.map((c) => c.close()));
     return {
@@ -184,11 +221,24 @@ async function queueScale(opts: RunOptions, workerOptions: Record<string, unknow
   try {
     await migrate(toDbPort(pool), { schema, tablePrefix: 'db_leases', timeoutMs: 10_000 });
     const counts = new Map<BenchChild, number>();
-    const clientsBefore = String(await redis.client('LIST')).split('\n').filter(Boolean).length;
+    const clientsBefore = String(await redis.client('LIST'))
+      .split('\n')
+      .filter(Boolean).length;
     const start = performance.now();
     for (let i = 0; i < processes; i++) {
-      const cfg: ScaleWorkerConfig = { id: `q${i}-${schema}`, name, prefix, schema, partitions, ttl: 6_000, heartbeat: 2_000, workerOptions };
-      const child = new BenchChild('scale-worker.ts', `scale worker ${i}`, { BENCH_SCALE: JSON.stringify(cfg) });
+      const cfg: ScaleWorkerConfig = {
+        id: `q${i}-${schema}`,
+        name,
+        prefix,
+        schema,
+        partitions,
+        ttl: 6_000,
+        heartbeat: 2_000,
+        workerOptions,
+      };
+      const child = new BenchChild('scale-worker.ts', `scale worker ${i}`, {
+        BENCH_SCALE: JSON.stringify(cfg),
+      });
       child.on((msg: Message) => {
         if (msg.type === 'partitions') counts.set(child, msg.n as number);
       });
@@ -205,9 +255,13 @@ async function queueScale(opts: RunOptions, workerOptions: Record<string, unknow
       50,
     );
     const splitS = (performance.now() - start) / 1000;
-    opts.log(`[scale] ${partitions} partition queues split ${[...counts.values()].join('/')} after ${splitS.toFixed(1)} s`);
+    opts.log(
+      `[scale] ${partitions} partition queues split ${[...counts.values()].join('/')} after ${splitS.toFixed(1)} s`,
+    );
     await sleep(2_000); // let start-up traffic settle
-    const list = String(await redis.client('LIST')).split('\n').filter(Boolean);
+    const list = String(await redis.client('LIST'))
+      .split('\n')
+      .filter(Boolean);
     const ours = list.filter((l) => l.includes(` name=${prefix}:`)).length;
     const statsBefore = await commandStats(redis);
     const replies = await Promise.all(
@@ -227,7 +281,11 @@ async function queueScale(opts: RunOptions, workerOptions: Record<string, unknow
         redisSockets: r.redisSockets as number,
         pgSockets: r.pgSockets as number,
         commandsPerSec: total / seconds,
-        byCommandPerSec: Object.fromEntries(Object.entries(sent).slice(0, 6).map(([k, v]) => [k, v / seconds])),
+        byCommandPerSec: Object.fromEntries(
+          Object.entries(sent)
+            .slice(0, 6)
+            .map(([k, v]) => [k, v / seconds]),
+        ),
         cpuPercent: ((r.cpuMs as number) / (seconds * 1000)) * 100,
         rssMiB: r.rssMiB as number,
         heapMiB: r.heapMiB as number,
@@ -267,17 +325,51 @@ export async function run(opts: RunOptions): Promise<ScenarioResult> {
   const leaseTable = table(
     ['phase', 'NOTIFY', 'all partitions owned', 'balanced (±1)', 'min–max per client'],
     [
-      [`cold start, ${leaseNotify.clients} clients`, 'on (default)', `${fmt(leaseNotify.cold.allOwnedSeconds)} s`, `${fmt(leaseNotify.cold.balancedSeconds)} s`, `${leaseNotify.cold.min}–${leaseNotify.cold.max}`],
-      [`cold start, ${lease.clients} clients`, 'off', `${fmt(lease.cold.allOwnedSeconds)} s`, `${fmt(lease.cold.balancedSeconds)} s`, `${lease.cold.min}–${lease.cold.max}`],
-      [`${lease.crashed} of them crash`, 'off', `${fmt(crash.allOwnedSeconds)} s`, `${fmt(crash.balancedSeconds)} s`, `${crash.min}–${crash.max}`],
+      [
+        `cold start, ${leaseNotify.clients} clients`,
+        'on (default)',
+        `${fmt(leaseNotify.cold.allOwnedSeconds)} s`,
+        `${fmt(leaseNotify.cold.balancedSeconds)} s`,
+        `${leaseNotify.cold.min}–${leaseNotify.cold.max}`,
+      ],
+      [
+        `cold start, ${lease.clients} clients`,
+        'off',
+        `${fmt(lease.cold.allOwnedSeconds)} s`,
+        `${fmt(lease.cold.balancedSeconds)} s`,
+        `${lease.cold.min}–${lease.cold.max}`,
+      ],
+      [
+        `${lease.crashed} of them crash`,
+        'off',
+        `${fmt(crash.allOwnedSeconds)} s`,
+        `${fmt(crash.balancedSeconds)} s`,
+        `${crash.min}–${crash.max}`,
+      ],
     ],
   );
   const rows = [
-    ...queues.perProcess.map((p, i) => ({ p, label: `${i + 1}, adapter defaults (drainDelay 60 s, stalledInterval 30 s)` })),
-    ...before.perProcess.map((p, i) => ({ p, label: `${i + 1}, drainDelay ${IDLE_BEFORE.drainDelay} s, stalledInterval ${IDLE_BEFORE.stalledInterval / 1000} s (previous defaults)` })),
+    ...queues.perProcess.map((p, i) => ({
+      p,
+      label: `${i + 1}, adapter defaults (drainDelay 60 s, stalledInterval 30 s)`,
+    })),
+    ...before.perProcess.map((p, i) => ({
+      p,
+      label: `${i + 1}, drainDelay ${IDLE_BEFORE.drainDelay} s, stalledInterval ${IDLE_BEFORE.stalledInterval / 1000} s (previous defaults)`,
+    })),
   ];
   const queueTable = table(
-    ['process, options', 'partitions', 'Redis sockets (target ≤ partitions + 2)', 'Postgres sockets', 'idle Redis commands/s sent', 'top idle commands/s', 'idle CPU %', 'RSS MiB', 'heap MiB'],
+    [
+      'process, options',
+      'partitions',
+      'Redis sockets (target ≤ partitions + 2)',
+      'Postgres sockets',
+      'idle Redis commands/s sent',
+      'top idle commands/s',
+      'idle CPU %',
+      'RSS MiB',
+      'heap MiB',
+    ],
     rows.map(({ p, label }) => [
       label,
       p.partitions,
@@ -303,12 +395,21 @@ export async function run(opts: RunOptions): Promise<ScenarioResult> {
       `Redis: CLIENT LIST had ${queues.clientListNamedForQueues} connections named for these queues (blocking Worker connections), ${queues.clientListTotalAfter} in all (${queues.clientListTotalBefore} before, shared Redis). Server-wide commands/s while idle: ${fmt(queues.serverCommandsPerSec)} (includes other clients).`,
     ],
     tables: [leaseTable, queueTable],
-    data: { leaseNotify, lease, queues, queuesPreviousDefaults: before, loadavg: { before: loadBefore, after: loadNow() } },
+    data: {
+      leaseNotify,
+      lease,
+      queues,
+      queuesPreviousDefaults: before,
+      loadavg: { before: loadBefore, after: loadNow() },
+    },
   };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const r = await run({ quick: process.argv.includes('--quick'), log: (m) => process.stderr.write(`${m}\n`) });
+  const r = await run({
+    quick: process.argv.includes('--quick'),
+    log: (m) => process.stderr.write(`${m}\n`),
+  });
   for (const line of r.method) process.stdout.write(`- ${line}\n`);
   for (const t of r.tables) process.stdout.write(`\n${t}\n`);
 }

@@ -52,7 +52,11 @@ export class BenchChild {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         off();
-        reject(new Error(`${this.label}: no '${type}' message within ${timeoutMs} ms. stderr: ${this.stderr.slice(-1500)}`));
+        reject(
+          new Error(
+            `${this.label}: no '${type}' message within ${timeoutMs} ms. stderr: ${this.stderr.slice(-1500)}`,
+          ),
+        );
       }, timeoutMs);
       const off = this.on((msg) => {
         if (msg.type === type && where(msg)) {
@@ -64,7 +68,9 @@ export class BenchChild {
       void this.#exited.then((code) => {
         clearTimeout(timer);
         off();
-        reject(new Error(`${this.label} exited (${code}) before '${type}'. stderr: ${this.stderr.slice(-1500)}`));
+        reject(
+          new Error(`${this.label} exited (${code}) before '${type}'. stderr: ${this.stderr.slice(-1500)}`),
+        );
       });
     });
   }

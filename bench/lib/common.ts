@@ -35,12 +35,19 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 
 /** A name unique to this run: `<tag>_<12 hex>` (valid as a Postgres schema, Redis prefix and queue name). */
 export function uniqueName(tag: string): string {
-  const hash = createHash('sha1').update(`${tag}:${process.pid}:${Date.now()}:${Math.random()}`).digest('hex');
+  const hash = createHash('sha1')
+    .update(`${tag}:${process.pid}:${Date.now()}:${Math.random()}`)
+    .digest('hex');
   return `${tag}_${hash.slice(0, 12)}`;
 }
 
 /** Polls `check` every `everyMs` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, everyMs = 20): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs: number,
+  everyMs = 20,
+): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -79,7 +86,10 @@ export async function commandStats(redis: Redis): Promise<Map<string, CommandSta
 }
 
 /** after − before, per command, sorted by calls (commands with no new calls left out). */
-export function statsDelta(before: Map<string, CommandStat>, after: Map<string, CommandStat>): Array<{ cmd: string } & CommandStat> {
+export function statsDelta(
+  before: Map<string, CommandStat>,
+  after: Map<string, CommandStat>,
+): Array<{ cmd: string } & CommandStat> {
   const out: Array<{ cmd: string } & CommandStat> = [];
   for (const [cmd, a] of after) {
     const b = before.get(cmd) ?? { calls: 0, usec: 0 };

@@ -27,11 +27,14 @@ function scriptName(client: object, sha: string): string {
 export function installCommandCounter(): void {
   if (installed) return;
   installed = true;
-  const proto = Redis.prototype as unknown as { sendCommand: (this: object, command: CommandLike, stream?: unknown) => unknown };
+  const proto = Redis.prototype as unknown as {
+    sendCommand: (this: object, command: CommandLike, stream?: unknown) => unknown;
+  };
   const original = proto.sendCommand;
   proto.sendCommand = function (this: object, command: CommandLike, stream?: unknown) {
     let name = command.name.toLowerCase();
-    if (name === 'evalsha' && typeof command.args[0] === 'string') name = `evalsha:${scriptName(this, command.args[0])}`;
+    if (name === 'evalsha' && typeof command.args[0] === 'string')
+      name = `evalsha:${scriptName(this, command.args[0])}`;
     counts.set(name, (counts.get(name) ?? 0) + 1);
     return original.call(this, command, stream);
   };
@@ -49,7 +52,10 @@ export function totalCommands(): number {
 }
 
 /** Difference of two `commandCounts()` snapshots (after − before), sorted by count. */
-export function diffCounts(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+export function diffCounts(
+  before: Record<string, number>,
+  after: Record<string, number>,
+): Record<string, number> {
   const out: Array<[string, number]> = [];
   for (const [k, v] of Object.entries(after)) {
     const d = v - (before[k] ?? 0);

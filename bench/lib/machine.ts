@@ -25,7 +25,9 @@ export async function describeMachine(): Promise<Machine> {
     await redis.connect();
     const info = await redis.info('server');
     const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
-    const pgVersion = (await pool.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? 'unknown';
+    const pgVersion =
+      (await pool.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ??
+      'unknown';
     return {
       date: new Date().toISOString(),
       cores: os.cpus().length,

@@ -3,12 +3,11 @@
  * scenarios treat dbleases, groupmq and plain BullMQ alike.
  */
 import { Queue } from 'bullmq';
+import { migrate, toDbPort } from 'dbleases';
+import { PartitionedQueue } from 'dbleases/bullmq';
 import { Queue as GroupQueue } from 'groupmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-
-import { migrate, toDbPort } from 'dbleases';
-import { PartitionedQueue } from 'dbleases/bullmq';
 
 import type { BenchData, ConsumerConfig, System } from '../consumer.js';
 import { BenchChild, type Message } from './child.js';
@@ -56,12 +55,16 @@ export class SystemUnderTest {
   constructor(variant: Variant, keys: number) {
     this.variant = variant;
     this.keys = keys;
-    const tag = variant.label.replace(/[^a-z0-9]+/gi, '').toLowerCase().slice(0, 12);
+    const tag = variant.label
+      .replace(/[^a-z0-9]+/gi, '')
+      .toLowerCase()
+      .slice(0, 12);
     this.name = uniqueName(`b${tag}`);
     this.prefix = `bench-${this.name}`;
     this.schema = this.name;
     this.redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    this.#pool = variant.system === 'dbleases' ? new pg.Pool({ connectionString: DATABASE_URL, max: 2 }) : undefined;
+    this.#pool =
+      variant.system === 'dbleases' ? new pg.Pool({ connectionString: DATABASE_URL, max: 2 }) : undefined;
   }
 
   readonly keys: number;
@@ -75,12 +78,27 @@ export class SystemUnderTest {
     await deleteKeys(this.redis, this.pattern);
     const v = this.variant;
     if (v.system === 'bullmq-static') {
-      this.#pq = new PartitionedQueue<BenchData>(this.name, { partitions: v.partitions, connection: this.redis, prefix: this.prefix });
+      this.#pq = new PartitionedQueue<BenchData>(this.name, {
+        partitions: v.partitions,
+        connection: this.redis,
+        prefix: this.prefix,
+      });
       await this.#pq.waitUntilReady();
-      if (v.globalConcurrency) await Promise.all(Array.from({ length: v.partitions }, (_, p) => this.#pq!.queue(p).setGlobalConcurrency(1)));
+      if (v.globalConcurrency)
+        await Promise.all(
+          Array.from({ length: v.partitions }, (_, p) => this.#pq!.queue(p).setGlobalConcurrency(1)),
+        );
     } else if (v.system === 'dbleases') {
-      await migrate(toDbPort(this.#pool), { schema: this.schema, tablePrefix: 'db_leases', timeoutMs: 10_000 });
-      this.#pq = new PartitionedQueue<BenchData>(this.name, { partitions: v.partitions, connection: this.redis, prefix: this.prefix });
+      await migrate(toDbPort(this.#pool), {
+        schema: this.schema,
+        tablePrefix: 'db_leases',
+        timeoutMs: 10_000,
+      });
+      this.#pq = new PartitionedQueue<BenchData>(this.name, {
+        partitions: v.partitions,
+        connection: this.redis,
+        prefix: this.prefix,
+      });
       await this.#pq.waitUntilReady();
     } else if (v.system === 'bullmq') {
       this.#bq = new Queue<BenchData>(this.name, { connection: this.redis, prefix: this.prefix });
@@ -94,19 +112,29 @@ export class SystemUnderTest {
   async setPaused(paused: boolean): Promise<void> {
     const pq = this.#pq;
     if (pq === undefined) return;
-    await Promise.all(Array.from({ length: pq.partitions }, (_, p) => (paused ? pq.queue(p).pause() : pq.queue(p).resume())));
+    await Promise.all(
+      Array.from({ length: pq.partitions }, (_, p) => (paused ? pq.queue(p).pause() : pq.queue(p).resume())),
+    );
   }
 
   /** Enqueues one batch (one `addBulk` for dbleases/BullMQ; concurrent `add`s for groupmq, which has no bulk add). */
   async add(jobs: Job[], t: number): Promise<void> {
     const opts = this.variant.jobOptions;
     if (this.#pq) {
-      await this.#pq.addBulk(jobs.map((j) => ({ name: 'j', data: { k: j.key, s: j.seq, t }, opts: { ...opts, partitionKey: `key-${j.key}` } })));
+      await this.#pq.addBulk(
+        jobs.map((j) => ({
+          name: 'j',
+          data: { k: j.key, s: j.seq, t },
+          opts: { ...opts, partitionKey: `key-${j.key}` },
+        })),
+      );
     } else if (this.#bq) {
       await this.#bq.addBulk(jobs.map((j) => ({ name: 'j', data: { k: j.key, s: j.seq, t }, opts })));
     } else if (this.#gq) {
       const gq = this.#gq;
-      await Promise.all(jobs.map((j) => gq.add({ groupId: `key-${j.key}`, data: { k: j.key, s: j.seq, t }, maxAttempts: 1 })));
+      await Promise.all(
+        jobs.map((j) => gq.add({ groupId: `key-${j.key}`, data: { k: j.key, s: j.seq, t }, maxAttempts: 1 })),
+      );
     }
   }
 
@@ -131,10 +159,20 @@ export class SystemUnderTest {
   }
 
   /** Starts one consumer process and waits for its `ready`. */
-  async spawn(onMessage: (msg: Message, child: BenchChild) => void, execArgv: string[] = [], index = 0, processes = 1): Promise<BenchChild> {
+  async spawn(
+    onMessage: (msg: Message, child: BenchChild) => void,
+    execArgv: string[] = [],
+    index = 0,
+    processes = 1,
+  ): Promise<BenchChild> {
     const id = `${this.variant.system}-${++this.#spawned}`;
     const config = this.consumerConfig(id, index, processes);
-    const child = new BenchChild('consumer.ts', `${this.variant.label} ${id}`, { BENCH_CONSUMER: JSON.stringify(config) }, execArgv);
+    const child = new BenchChild(
+      'consumer.ts',
+      `${this.variant.label} ${id}`,
+      { BENCH_CONSUMER: JSON.stringify(config) },
+      execArgv,
+    );
     child.on((msg) => onMessage(msg, child));
     this.children.push(child);
     await child.next('ready', 30_000);

@@ -6,7 +6,16 @@
 import type { Redis } from 'ioredis';
 
 import type { BenchChild, Message } from './child.js';
-import { commandStats, type CommandStat, now, quantile, redisCpuSeconds, sleep, statsDelta, waitFor } from './common.js';
+import {
+  type CommandStat,
+  commandStats,
+  now,
+  quantile,
+  redisCpuSeconds,
+  sleep,
+  statsDelta,
+  waitFor,
+} from './common.js';
 import { diffCounts } from './count-commands.js';
 import { loadNow } from './machine.js';
 import { type Job, SystemUnderTest, type Variant } from './systems.js';
@@ -50,7 +59,17 @@ export interface ThroughputResult {
   prefillJobsPerSec: number;
   /** Seconds the lease took to give both processes their share (dbleases; 0 otherwise). */
   leaseSettleSeconds: number;
-  stream: { rate: number; seconds: number; jobs: number; p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number } | undefined;
+  stream:
+    | {
+        rate: number;
+        seconds: number;
+        jobs: number;
+        p50Ms: number;
+        p90Ms: number;
+        p99Ms: number;
+        maxMs: number;
+      }
+    | undefined;
   order: OrderCheck;
   /** Per-process order checks done inside the processors. */
   localViolations: number;
@@ -164,7 +183,11 @@ export async function runOrdered(variant: Variant, plan: ThroughputPlan): Promis
     log(`pre-filled ${plan.jobs} jobs in ${prefillSeconds.toFixed(1)} s`);
 
     const spawnedAt = performance.now();
-    const children = await Promise.all(Array.from({ length: plan.processes }, (_, i) => sut.spawn(onMessage, plan.execArgv, i, plan.processes)));
+    const children = await Promise.all(
+      Array.from({ length: plan.processes }, (_, i) =>
+        sut.spawn(onMessage, plan.execArgv, i, plan.processes),
+      ),
+    );
     let leaseSettleSeconds = 0;
     if (variant.system === 'dbleases') {
       await sut.waitBalanced(partitionCounts, children, 60_000);
@@ -173,7 +196,13 @@ export async function runOrdered(variant: Variant, plan: ThroughputPlan): Promis
     }
     const statsRedis = plan.statsRedis ?? sut.redis;
     const snapshot = () =>
-      Promise.all(children.map((c) => { const reply = c.next('snapshot', 10_000); c.send({ type: 'snapshot' }); return reply; }));
+      Promise.all(
+        children.map((c) => {
+          const reply = c.next('snapshot', 10_000);
+          c.send({ type: 'snapshot' });
+          return reply;
+        }),
+      );
     const snapBefore = await snapshot();
     const before: Map<string, CommandStat> = await commandStats(statsRedis);
     const redisCpuBefore = await redisCpuSeconds(statsRedis);
@@ -185,12 +214,16 @@ export async function runOrdered(variant: Variant, plan: ThroughputPlan): Promis
     const end = times[plan.jobs - 1]!;
     const after = await commandStats(statsRedis);
     const redisCpu = (await redisCpuSeconds(statsRedis)) - redisCpuBefore;
-    const usedMemoryMiB = Number(/used_memory:(\d+)/.exec(await statsRedis.info('memory'))?.[1] ?? Number.NaN) / 2 ** 20;
+    const usedMemoryMiB =
+      Number(/used_memory:(\d+)/.exec(await statsRedis.info('memory'))?.[1] ?? Number.NaN) / 2 ** 20;
     const snapAfter = await snapshot();
     const sent: Record<string, number> = {};
     let cpuMs = 0;
     children.forEach((_, i) => {
-      const d = diffCounts(snapBefore[i]!.counts as Record<string, number>, snapAfter[i]!.counts as Record<string, number>);
+      const d = diffCounts(
+        snapBefore[i]!.counts as Record<string, number>,
+        snapAfter[i]!.counts as Record<string, number>,
+      );
       for (const [k, v] of Object.entries(d)) sent[k] = (sent[k] ?? 0) + v;
       cpuMs += (snapAfter[i]!.cpuMs as number) - (snapBefore[i]!.cpuMs as number);
     });
@@ -226,7 +259,9 @@ export async function runOrdered(variant: Variant, plan: ThroughputPlan): Promis
         p99Ms: quantile(lat, 0.99),
         maxMs: quantile(lat, 1),
       };
-      log(`stream ${plan.streamRate}/s: p50 ${stream.p50Ms.toFixed(1)} ms, p99 ${stream.p99Ms.toFixed(1)} ms`);
+      log(
+        `stream ${plan.streamRate}/s: p50 ${stream.p50Ms.toFixed(1)} ms, p99 ${stream.p99Ms.toFixed(1)} ms`,
+      );
     }
     await Promise.all(children.map((c) => c.stop()));
     const order = completions.check(seq.counts());
@@ -249,11 +284,18 @@ export async function runOrdered(variant: Variant, plan: ThroughputPlan): Promis
       redisPerJob: {
         calls: calls / plan.jobs,
         usec: usec / plan.jobs,
-        top: delta.slice(0, 20).map((d) => ({ cmd: d.cmd, calls: d.calls / plan.jobs, usec: d.usec / plan.jobs })),
+        top: delta
+          .slice(0, 20)
+          .map((d) => ({ cmd: d.cmd, calls: d.calls / plan.jobs, usec: d.usec / plan.jobs })),
       },
       sentPerJob: {
         total: sentTotal / plan.jobs,
-        byCommand: Object.fromEntries(Object.entries(sent).sort((a, b) => b[1] - a[1]).slice(0, 10).map(([k, v]) => [k, v / plan.jobs])),
+        byCommand: Object.fromEntries(
+          Object.entries(sent)
+            .sort((a, b) => b[1] - a[1])
+            .slice(0, 10)
+            .map(([k, v]) => [k, v / plan.jobs]),
+        ),
       },
       consumerCpuMsPer1000: (cpuMs / plan.jobs) * 1000,
       redisCpuMsPer1000: ((redisCpu * 1000) / plan.jobs) * 1000,
