@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 
 import { benchDatabase, fmt, machine, stat } from './lease/common.js';
-import { dbCost, type CostRun } from './lease/db-cost.js';
+import { type CostRun, dbCost } from './lease/db-cost.js';
 import { leaseTimings, type TimingRun } from './lease/timings.js';
 
 const { values: args } = parseArgs({ options: { quick: { type: 'boolean' } }, strict: true });
@@ -26,12 +26,16 @@ let host: Record<string, string | number>;
 try {
   host = await machine(probe);
 } catch (error) {
-  console.error(`No Postgres answered at ${baseUrl} (${(error as Error).message}): start one with \`docker compose up -d\``);
+  console.error(
+    `No Postgres answered at ${baseUrl} (${(error as Error).message}): start one with \`docker compose up -d\``,
+  );
   process.exit(1);
 } finally {
   await probe.end();
 }
-log(`Machine: ${host.nproc} CPUs (${host.cpu}), Node ${host.node}, Postgres ${host.postgres}, ${host.date}${quick ? ' (--quick)' : ''}`);
+log(
+  `Machine: ${host.nproc} CPUs (${host.cpu}), Node ${host.node}, Postgres ${host.postgres}, ${host.date}${quick ? ' (--quick)' : ''}`,
+);
 
 const db = await benchDatabase(baseUrl, 'dbleases_bench');
 const timings: TimingRun[] = [];
@@ -42,7 +46,9 @@ try {
     { ttl: 1_000, heartbeat: 250, reps: quick ? 2 : 10 },
   ];
   for (const s of settings) {
-    log(`\nLease timings, 4 clients × 128 partitions, ttl ${s.ttl} ms / heartbeat ${s.heartbeat} ms, ${s.reps} repetitions:`);
+    log(
+      `\nLease timings, 4 clients × 128 partitions, ttl ${s.ttl} ms / heartbeat ${s.heartbeat} ms, ${s.reps} repetitions:`,
+    );
     timings.push(await leaseTimings(db.url, { ...s, log }));
   }
   const sizes = quick
@@ -57,9 +63,13 @@ try {
         { clients: 100, partitions: 4096 },
       ];
   for (const s of sizes) {
-    log(`\nDatabase cost, ${s.clients} clients × ${s.partitions} partitions (one process, ttl 6000 / heartbeat 2000):`);
+    log(
+      `\nDatabase cost, ${s.clients} clients × ${s.partitions} partitions (one process, ttl 6000 / heartbeat 2000):`,
+    );
     const r = await dbCost(db.url, { ...s, ttl: 6_000, heartbeat: 2_000, windowMs: quick ? 4_000 : 16_000 });
-    log(`  ${r.heartbeats} heartbeats in ${r.windowMs / 1000} s: ${r.statementsPerHeartbeat.toFixed(2)} statements, ${r.rowsWrittenPerHeartbeat.toFixed(2)} rows written per heartbeat`);
+    log(
+      `  ${r.heartbeats} heartbeats in ${r.windowMs / 1000} s: ${r.statementsPerHeartbeat.toFixed(2)} statements, ${r.rowsWrittenPerHeartbeat.toFixed(2)} rows written per heartbeat`,
+    );
     costs.push(r);
   }
 } finally {

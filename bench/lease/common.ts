@@ -23,18 +23,30 @@ export const fmt = (s: Stat | undefined, unit = '', digits = 0) =>
   s ? `${s.min.toFixed(digits)} / ${s.median.toFixed(digits)} / ${s.max.toFixed(digits)}${unit}` : 'n/a';
 
 export async function machine(pool: pg.Pool): Promise<Record<string, string | number>> {
-  const version = (await pool.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
+  const version = (await pool.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!
+    .v;
   let cpu = os.cpus()[0]?.model ?? 'unknown';
   try {
-    cpu = execFileSync('sh', ['-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"]).toString().trim() || cpu;
+    cpu =
+      execFileSync('sh', ['-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"]).toString().trim() ||
+      cpu;
   } catch {
     // not Linux: keep os.cpus()
   }
-  return { nproc: os.availableParallelism(), cpu, node: process.version, postgres: version, date: new Date().toISOString() };
+  return {
+    nproc: os.availableParallelism(),
+    cpu,
+    node: process.version,
+    postgres: version,
+    date: new Date().toISOString(),
+  };
 }
 
 /** A database of the benchmark's own (so pg_stat_database counts only its traffic); returns its URL. */
-export async function benchDatabase(baseUrl: string, name: string): Promise<{ url: string; drop: () => Promise<void> }> {
+export async function benchDatabase(
+  baseUrl: string,
+  name: string,
+): Promise<{ url: string; drop: () => Promise<void> }> {
   const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();
   await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);

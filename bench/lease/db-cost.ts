@@ -9,7 +9,7 @@
  */
 import pg from 'pg';
 
-import { createClient, migrate, toDbPort, type LeaseClient, type LeaseHandle } from '../../src/index.js';
+import { createClient, type LeaseClient, type LeaseHandle, migrate, toDbPort } from '../../src/index.js';
 import { sleep, until } from './common.js';
 
 export interface CostRun {
@@ -54,7 +54,13 @@ async function counters(stats: pg.Client, schema: string): Promise<Counters> {
     [schema],
   );
   const row = r.rows[0]!;
-  return { xact: Number(row.xact), ins: Number(row.ins), upd: Number(row.upd), del: Number(row.del), hot: Number(row.hot) };
+  return {
+    xact: Number(row.xact),
+    ins: Number(row.ins),
+    upd: Number(row.upd),
+    del: Number(row.del),
+    hot: Number(row.hot),
+  };
 }
 
 export async function dbCost(
@@ -77,7 +83,13 @@ export async function dbCost(
   try {
     const started = performance.now();
     for (let i = 0; i < o.clients; i++) {
-      const c = await createClient(pool, `k${i}`, { schema, ttl: o.ttl, heartbeat: o.heartbeat, notify: false, migrationTimeout: 30_000 });
+      const c = await createClient(pool, `k${i}`, {
+        schema,
+        ttl: o.ttl,
+        heartbeat: o.heartbeat,
+        notify: false,
+        migrationTimeout: 30_000,
+      });
       c.on('error', () => {});
       c.on('heartbeat', ({ ok }) => {
         if (measuring && ok) heartbeats++;
@@ -87,9 +99,12 @@ export async function dbCost(
     }
     const isBalanced = () => {
       const counts = leases.map((l) => l.values().length);
-      return counts.reduce((a, b) => a + b, 0) === o.partitions && Math.max(...counts) - Math.min(...counts) <= 1;
+      return (
+        counts.reduce((a, b) => a + b, 0) === o.partitions && Math.max(...counts) - Math.min(...counts) <= 1
+      );
     };
-    if (!(await until(isBalanced, 120_000))) throw new Error(`${o.clients} clients × ${o.partitions} partitions never balanced`);
+    if (!(await until(isBalanced, 120_000)))
+      throw new Error(`${o.clients} clients × ${o.partitions} partitions never balanced`);
     const convergeMs = performance.now() - started;
     await sleep(o.heartbeat + 500); // let the last releases and claims land
 

@@ -5,8 +5,15 @@
  */
 import pg from 'pg';
 
+import {
+  type Acquisition,
+  balanced,
+  clock,
+  DemoWorker,
+  type Interval,
+  overlaps,
+} from '../../src/cli/demo/fleet.js';
 import { migrate, toDbPort } from '../../src/index.js';
-import { balanced, clock, DemoWorker, overlaps, type Acquisition, type Interval } from '../../src/cli/demo/fleet.js';
 import { until } from './common.js';
 
 export interface TimingRun {
@@ -24,7 +31,14 @@ export interface TimingRun {
 
 export async function leaseTimings(
   url: string,
-  o: { ttl: number; heartbeat: number; reps: number; clients?: number; partitions?: number; log: (line: string) => void },
+  o: {
+    ttl: number;
+    heartbeat: number;
+    reps: number;
+    clients?: number;
+    partitions?: number;
+    log: (line: string) => void;
+  },
 ): Promise<TimingRun> {
   const clients = o.clients ?? 4;
   const partitions = o.partitions ?? 128;
@@ -45,7 +59,17 @@ export async function leaseTimings(
   };
   const live = () => workers.filter((w) => w.state === 'live');
   const isBalanced = () => balanced(workers, partitions);
-  const run: TimingRun = { ttl: o.ttl, heartbeat: o.heartbeat, clients, partitions, failoverMs: [], handoffMs: [], joinMs: [], moves: [], overlaps: 0 };
+  const run: TimingRun = {
+    ttl: o.ttl,
+    heartbeat: o.heartbeat,
+    clients,
+    partitions,
+    failoverMs: [],
+    handoffMs: [],
+    joinMs: [],
+    moves: [],
+    overlaps: 0,
+  };
 
   // Moves of an event: history rows written from its start until the next event starts.
   let pending: { kind: 'crash' | 'leave' | 'join'; from: number; min: number } | undefined;
@@ -59,7 +83,10 @@ export async function leaseTimings(
     pending = undefined;
   };
   const must = async (ok: Promise<boolean>, what: string) => {
-    if (!(await ok)) throw new Error(`${what} (ttl ${o.ttl}): ${workers.map((w) => `${w.id} ${w.state} ${w.values.length} ${w.fatal ?? ''}${w.stderr.slice(-300)}`).join('; ')}`);
+    if (!(await ok))
+      throw new Error(
+        `${what} (ttl ${o.ttl}): ${workers.map((w) => `${w.id} ${w.state} ${w.values.length} ${w.fatal ?? ''}${w.stderr.slice(-300)}`).join('; ')}`,
+      );
   };
 
   /** Kills or closes the oldest live worker; resolves to ms until all its partitions were owned again. */
@@ -83,7 +110,10 @@ export async function leaseTimings(
       takenAt = last;
       return true;
     };
-    await must(until(() => taken() && isBalanced(), o.ttl + 20_000), `${kind}: partitions of ${victim.id} not owned again`);
+    await must(
+      until(() => taken() && isBalanced(), o.ttl + 20_000),
+      `${kind}: partitions of ${victim.id} not owned again`,
+    );
     await victim.exited;
     return takenAt - t0;
   };
@@ -92,7 +122,10 @@ export async function leaseTimings(
     await closeMoves();
     const from = Date.now();
     const w = spawn();
-    await must(until(() => w.readyAt !== undefined, 60_000), `${w.id} did not start`);
+    await must(
+      until(() => w.readyAt !== undefined, 60_000),
+      `${w.id} did not start`,
+    );
     await must(until(isBalanced, 30_000), `no balance after ${w.id} joined`);
     const ms = clock() - w.readyAt!;
     pending = { kind: 'join', from, min: w.values.length };
@@ -101,7 +134,10 @@ export async function leaseTimings(
 
   try {
     for (let i = 0; i < clients; i++) spawn();
-    await must(until(() => live().length === clients && isBalanced(), 90_000), 'the first split never balanced');
+    await must(
+      until(() => live().length === clients && isBalanced(), 90_000),
+      'the first split never balanced',
+    );
     for (let rep = 0; rep < o.reps; rep++) {
       run.failoverMs.push(await orphan('crash'));
       run.joinMs.push(await join());
@@ -115,7 +151,10 @@ export async function leaseTimings(
     await closeMoves();
   } finally {
     for (const w of workers) w.close();
-    await Promise.race([Promise.all(workers.map((w) => w.exited)), new Promise((r) => setTimeout(r, 5_000).unref())]);
+    await Promise.race([
+      Promise.all(workers.map((w) => w.exited)),
+      new Promise((r) => setTimeout(r, 5_000).unref()),
+    ]);
     for (const w of workers) if (w.running) w.kill();
     await Promise.all(workers.map((w) => w.exited));
     await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
