@@ -65,6 +65,6 @@ export function mismatch(name: string, recorded: string, partitions: number, key
     'PARTITION_COUNT_MISMATCH',
     `Queue \`${name}\` has ${recorded} partitions (recorded in Redis key \`${key}\`), but this instance was ` +
       `created with \`partitions: ${partitions}\`. Use the recorded count, or change it with the ` +
-      'drain-and-switch procedure (docs/bullmq.md).',
+      'drain-and-switch procedure (README: "Changing the partition count").',
   );
 }

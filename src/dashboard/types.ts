@@ -1,5 +1,5 @@
 /**
- * The shapes the dashboard serves (JSON API, SSE and the page), documented in docs/dashboard.md.
+ * The shapes the dashboard serves (JSON API, SSE and the page), documented in the README (Dashboard, JSON API, metrics and CLI).
  *
  * Terminology
  * - **status** of a partition: `owned` (its owner's client row lives), `expired` (the row names an owner
