@@ -2,28 +2,13 @@
  * Reads the whole ownership picture in one statement: one round trip, one consistent database
  * snapshot, judged by one reading of the database clock.
  */
-import { type Queryable, quoteIdent } from '../lease/db.js';
+import type { Queryable } from '../lease/db.js';
+import { tableNames } from '../lease/store.js';
 import type { ClientState, ClientView, LeaseView, MoveView, PartitionView, Snapshot } from './types.js';
 
-export interface Tables {
-  clients: string;
-  leases: string;
-  members: string;
-  partitions: string;
-  history: string;
-}
-
-/** Quoted, schema-qualified table names (schema and prefix were validated). */
-export function tableNames(schema: string, tablePrefix: string): Tables {
-  const t = (name: string) => `${quoteIdent(schema)}.${quoteIdent(`${tablePrefix}_${name}`)}`;
-  return {
-    clients: t('clients'),
-    leases: t('leases'),
-    members: t('members'),
-    partitions: t('partitions'),
-    history: t('history'),
-  };
-}
+/** Quoted, schema-qualified table names (the lease core's own, so both always agree). */
+export type Tables = ReturnType<typeof tableNames>;
+export { tableNames };
 
 const ms = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
 
