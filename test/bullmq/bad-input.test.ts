@@ -85,7 +85,10 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-/** Resolves to 'pending' if `promise` has not settled after `ms`. */
+/**
+ * Resolves to 'pending' if `promise` has not settled after `ms`: a deadline on a close that must not
+ * hang (it returns as soon as the promise settles), not a wait for state.
+ */
 function within<T>(promise: Promise<T>, ms: number): Promise<T | 'pending'> {
   return Promise.race([promise, new Promise<'pending'>((r) => setTimeout(() => r('pending'), ms))]);
 }

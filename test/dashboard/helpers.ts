@@ -7,6 +7,7 @@ import { createClient } from '../../src/index.js';
 import type { LeaseClient } from '../../src/lease/client.js';
 import type { LeaseHandle } from '../../src/lease/types.js';
 import { DATABASE_URL } from '../helpers/env.js';
+import { waitFor as sharedWaitFor } from '../helpers/wait.js';
 
 export const SHORT = { ttl: 1000, heartbeat: 250 } as const;
 
@@ -26,20 +27,15 @@ export async function waitFor<T>(
   probe: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = 10_000,
 ): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  let last: unknown;
-  while (performance.now() < deadline) {
-    try {
+  // The shared helper treats only truthy values as done; here 0 or '' are answers too.
+  const found = await sharedWaitFor(
+    async () => {
       const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(
-    `Timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`,
+      return value === undefined || value === false ? undefined : { value };
+    },
+    { timeout: timeoutMs, interval: 25, message: what },
   );
+  return found.value;
 }
 
 export interface Started {
