@@ -121,6 +121,11 @@ interface Slot {
   running: boolean;
   /** Once true: no new job starts; set before the Worker is paused and closed. */
   stopping: boolean;
+  /**
+   * Once true: we aborted the in-flight jobs' signals (lease lost, drain timed out). Whatever those
+   * attempts throw from then on is our interruption, never the job's failure.
+   */
+  cancelled: boolean;
   /** Resolves when the start sequence (ready, reclaim, run) ended, whatever its outcome. */
   started: Promise<boolean>;
   /** Woken when inFlight drops to 0. */
@@ -147,9 +152,13 @@ function positiveInt(name: string, value: unknown, fallback: number): number {
   return value;
 }
 
-/** Aborts every in-flight job's signal with `reason` (BullMQ types the reason as a string; any value works). */
-function cancel(worker: Worker, reason: Error): void {
-  worker.cancelAllJobs(reason as unknown as string);
+/**
+ * Aborts every in-flight job's signal with `reason` (BullMQ types the reason as a string; any value
+ * works) and marks the slot, so that the attempts' rejections are not taken for failures.
+ */
+function cancel(slot: Slot, reason: Error): void {
+  slot.cancelled = true;
+  slot.worker.cancelAllJobs(reason as unknown as string);
 }
 
 /** Turns anything thrown into an Error with a readable message (a plain object as its JSON). */
@@ -431,6 +440,7 @@ export class PartitionedWorker<
       inFlight: 0,
       running: false,
       stopping: false,
+      cancelled: false,
       started: Promise.resolve(false),
       idle: new Set(),
     };
@@ -503,13 +513,14 @@ export class PartitionedWorker<
       if (slot.stopping || this.#lease?.epoch(slot.partition) !== slot.epoch) {
         // Not ours (any more): give the job back untouched, at the head, and stop fetching.
         this.#fence(slot);
-        await job.moveToWait(token);
-        throw new WaitingError();
+        throw await this.#giveBack(job, token);
       }
       setJobPartition(job, { lease: this.name, partition: slot.partition, epoch: slot.epoch });
       try {
         return await this.#processor(job, token, signal);
       } catch (thrown) {
+        // We interrupted this attempt (a processor that honours its signal rejects): not its failure.
+        if (slot.cancelled) throw await this.#giveBack(job, token);
         // BullMQ reads `err.message`: a primitive has none (null/undefined even break its failure
         // path and leave the job active), so it becomes an Error; an object goes to BullMQ as is.
         if (!this.ordered)
@@ -519,6 +530,17 @@ export class PartitionedWorker<
     } finally {
       if (--slot.inFlight === 0) for (const wake of slot.idle) wake();
     }
+  }
+
+  /**
+   * Puts a job we interrupted (or must not run) back at the head of its partition, its attempts
+   * untouched, and returns the error that tells BullMQ to leave it alone. The move is guarded by the
+   * job's lock: when it fails, the lock is gone because the next owner's takeover already put the
+   * job back at the head (or will, when a forced close left it active), so there is nothing to undo.
+   */
+  async #giveBack(job: Job, token: string | undefined): Promise<Error> {
+    if (token !== undefined) await job.moveToWait(token).catch(() => undefined);
+    return new WaitingError();
   }
 
   /**
@@ -602,13 +624,10 @@ export class PartitionedWorker<
     const worker = slot.worker;
     try {
       if (reason === 'lost') {
-        cancel(
-          worker,
-          new DbleasesError('LEASE_LOST', `Lease ${this.name} lost partition ${slot.partition}`),
-        );
+        cancel(slot, new DbleasesError('LEASE_LOST', `Lease ${this.name} lost partition ${slot.partition}`));
       } else if (!(await this.#whenIdle(slot, undefined, signal))) {
         cancel(
-          worker,
+          slot,
           new DbleasesError('LEASE_LOST', `The drain of ${this.queueName(slot.partition)} timed out`),
         );
       }

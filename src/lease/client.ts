@@ -285,13 +285,23 @@ export class LeaseClient extends TypedEmitter<ClientEvents> implements ClientHan
     if (performance.now() >= this.#deadline) this.#fence(); // the timer may not have run yet
     this.#lastRenewal = Math.max(this.#lastRenewal, sentAt);
     this.#deadline = Math.max(this.#deadline, sentAt + this.#opts.ttl - this.#opts.margin);
+    this.#armFence();
+  }
+
+  /**
+   * Fences at the deadline. Node's timers may fire a fraction of a millisecond before
+   * `performance.now()` reaches the deadline: an early wake-up re-arms instead of fencing, never
+   * gives up (without this, a client cut off from the database stopped its jobs only on its next
+   * successful renewal, i.e. never).
+   */
+  #armFence(): void {
     clearTimeout(this.#fenceTimer);
-    this.#fenceTimer = setTimeout(
-      () => {
-        if (performance.now() >= this.#deadline) this.#fence();
-      },
-      Math.max(0, this.#deadline - performance.now()),
-    );
+    const left = this.#deadline - performance.now();
+    if (left <= 0) {
+      this.#fence();
+      return;
+    }
+    this.#fenceTimer = setTimeout(() => this.#armFence(), Math.ceil(left));
     this.#fenceTimer.unref?.();
   }
 
