@@ -11,6 +11,10 @@ export type DbleasesErrorCode =
   | 'CLIENT_CLOSED'
   | 'LEASE_LOST'
   | 'REVOKE_FAILED'
+  | 'CLOSE_INCOMPLETE'
+  | 'DUPLICATE_WORKER'
+  | 'DATABASE_READ_ONLY'
+  | 'DATABASE_ERROR'
   | 'REDIS_UNREACHABLE';
 
 /** The base of every error this library throws or emits. */

@@ -26,6 +26,15 @@ export interface ClientOptions {
    * @defaultValue 30000
    */
   drainTimeout?: number;
+  /**
+   * How long each database step of a close (marking the client closing, each release, the leave) may
+   * wait for an answer, in ms. Past it `close()` stops trying and resolves anyway, reporting what it
+   * skipped as a `CLOSE_INCOMPLETE` error event: the partitions then go free when the ttl runs out,
+   * and the fence makes that safe. So `close()` resolves within the drains plus 2 × closeTimeout even
+   * when Postgres does not answer.
+   * @defaultValue 5000
+   */
+  closeTimeout?: number;
   /** A console- or pino-like logger, or `false` for none. @defaultValue false */
   logger?: Logger | false;
   /** LISTEN/NOTIFY wake-ups; `false` behind poolers that cannot LISTEN (polling still works). @defaultValue true */
@@ -41,6 +50,7 @@ export const DEFAULTS = {
   tablePrefix: 'db_leases',
   migrationTimeout: 5_000,
   drainTimeout: 30_000,
+  closeTimeout: 5_000,
   logger: false,
   notify: true,
   info: {},
@@ -53,6 +63,7 @@ export interface ResolvedClientOptions {
   tablePrefix: string;
   migrationTimeout: number;
   drainTimeout: number;
+  closeTimeout: number;
   logger: Logger;
   notify: boolean;
   info: Record<string, unknown>;
@@ -139,6 +150,7 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
     tablePrefix: validateIdentifier('tablePrefix', pick('tablePrefix'), MAX_PREFIX_LENGTH),
     migrationTimeout: integerIn('migrationTimeout', pick('migrationTimeout'), 100, 600_000, ' ms'),
     drainTimeout: integerIn('drainTimeout', pick('drainTimeout'), 0, 86_400_000, ' ms'),
+    closeTimeout: integerIn('closeTimeout', pick('closeTimeout'), 100, 600_000, ' ms'),
     logger: resolveLogger(pick('logger')),
     notify,
     info: { ...(info as Record<string, unknown>) },

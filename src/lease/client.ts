@@ -43,6 +43,8 @@ export class LeaseClient extends TypedEmitter<ClientEvents> implements ClientHan
   #fenceTimer: ReturnType<typeof setTimeout> | undefined;
   #listenTimer: ReturnType<typeof setTimeout> | undefined;
   #unlisten: (() => Promise<void>) | undefined;
+  /** Leases closed while their leave did not land (the database did not answer): retried every tick. */
+  readonly #leaving = new Set<string>();
   #closing = false;
   #closed = false;
   #closePromise: Promise<void> | undefined;
@@ -52,12 +54,13 @@ export class LeaseClient extends TypedEmitter<ClientEvents> implements ClientHan
     this.id = id;
     this.#db = db;
     this.#opts = opts;
-    this.#store = new Store(db, opts.schema, opts.tablePrefix);
+    this.#store = new Store(db, opts.schema, opts.tablePrefix, opts.ttl);
     this.#ctx = {
       clientId: id,
       instance: this.instance,
       store: this.#store,
       drainTimeout: opts.drainTimeout,
+      closeTimeout: opts.closeTimeout,
       logger: opts.logger,
       deadline: () => this.#deadline,
       closing: () => this.#closing,
@@ -125,6 +128,7 @@ export class LeaseClient extends TypedEmitter<ClientEvents> implements ClientHan
       }
       return existing;
     }
+    this.#leaving.delete(name); // joining again ends the pending leave; the new lease releases what it should not keep
     const lease = new Lease(this.#ctx, name, size);
     this.#leases.set(name, lease);
     this.#requestTick();
@@ -139,33 +143,77 @@ export class LeaseClient extends TypedEmitter<ClientEvents> implements ClientHan
   async #close(): Promise<void> {
     this.#closing = true;
     clearTimeout(this.#wakeTimer);
-    try {
-      await this.#store.markClosing(this.id, this.instance);
-    } catch (error) {
-      this.#reportError(error as Error);
-    }
+    const skipped: string[] = [];
+    const step = async (what: string, work: () => Promise<unknown>): Promise<void> => {
+      try {
+        await withTimeout(work(), this.#opts.closeTimeout, () => this.#unanswered(what));
+      } catch (error) {
+        skipped.push(what);
+        this.#reportError(error as Error);
+      }
+    };
+    // Only for operators (the dashboard shows a draining client): never worth holding the drains back.
+    const marked = step('marking the client closing', () => this.#store.markClosing(this.id, this.instance));
     for (const lease of this.#leases.values()) lease.drainAll();
     // The heartbeat keeps renewing while the partitions drain.
     await Promise.all([...this.#leases.values()].map((l) => l.whenDrained()));
+    await marked;
     clearInterval(this.#heartbeatTimer);
     clearTimeout(this.#listenTimer);
     this.#closed = true; // no new tick from here on; let the one in flight finish before leaving
-    await this.#ticking;
+    // Every statement of a tick is bounded by the ttl; the leave below is safe even while one is
+    // still out: a claim that lands after it is refused, one that lands before it is undone by it.
+    if (this.#ticking) await step('waiting for the heartbeat in flight', () => this.#ticking!);
     clearTimeout(this.#fenceTimer);
-    try {
-      await this.#store.leave(this.id, this.instance, [...this.#leases.keys()]);
-    } catch (error) {
-      this.#reportError(error as Error);
-    }
-    await this.#unlisten?.().catch(() => {});
+    await step('leaving (deleting the client row)', () =>
+      this.#store.leave(this.id, this.instance, [...new Set([...this.#leases.keys(), ...this.#leaving])]),
+    );
+    const unlisten = this.#unlisten;
+    if (unlisten) await step('stopping LISTEN', unlisten);
     this.#deadline = -Infinity;
-    this.#opts.logger.info('dbleases: client closed', { clientId: this.id });
+    if (skipped.length > 0) {
+      this.#reportError(
+        new DbleasesError(
+          'CLOSE_INCOMPLETE',
+          `Client ${JSON.stringify(this.id)} closed without ${skipped.join(', ')}: the database did not answer within closeTimeout (${this.#opts.closeTimeout} ms). ` +
+            'Its partitions go free when its ttl runs out; it fenced itself, so nobody runs them twice.',
+        ),
+      );
+    }
+    this.#opts.logger.info('dbleases: client closed', { clientId: this.id, skipped });
   }
 
+  /**
+   * `lease.close()`, after its drains: leaves the lease (releasing whatever is still named mine there).
+   * When the database does not answer within closeTimeout, the leave is retried on every tick until it
+   * lands (or the client closes or expires), and `lease.close()` resolves all the same.
+   */
   async #leaveLease(lease: Lease): Promise<void> {
     if (this.#leases.get(lease.name) !== lease) return;
-    if (!this.#closed) await this.#store.leaveLease(this.id, lease.name);
+    // While the client closes, its own leave (deleting its row) ends every membership at once.
+    if (this.#closing) return;
     this.#leases.delete(lease.name);
+    try {
+      await withTimeout(this.#store.leaveLease(this.id, lease.name), this.#opts.closeTimeout, () =>
+        this.#unanswered(`leaving lease ${JSON.stringify(lease.name)}`),
+      );
+    } catch (error) {
+      this.#leaving.add(lease.name);
+      this.#reportError(
+        new DbleasesError(
+          'CLOSE_INCOMPLETE',
+          `Lease ${JSON.stringify(lease.name)} closed without leaving it (${(error as Error).message}); the leave is retried on every heartbeat`,
+          { cause: error },
+        ),
+      );
+    }
+  }
+
+  #unanswered(what: string): DbleasesError {
+    return new DbleasesError(
+      'DATABASE_UNREACHABLE',
+      `Client ${JSON.stringify(this.id)}: the database did not answer ${what} within closeTimeout (${this.#opts.closeTimeout} ms)`,
+    );
   }
 
   #info(): Record<string, unknown> {
@@ -227,6 +275,14 @@ export class LeaseClient extends TypedEmitter<ClientEvents> implements ClientHan
         } else throw error;
       }
     }
+    for (const name of this.#leaving) {
+      try {
+        await this.#store.leaveLease(this.id, name);
+        this.#leaving.delete(name);
+      } catch {
+        break; // reported when it first failed; the heartbeat below matters more: try again next tick
+      }
+    }
     const joined = [...this.#leases.values()].filter((l) => l.joined);
     const sentAt = performance.now();
     let hb;
@@ -266,7 +322,10 @@ export class LeaseClient extends TypedEmitter<ClientEvents> implements ClientHan
     for (const lease of joined) {
       const row = hb.leases.find((l) => l.name === lease.name);
       if (!row || !row.members.some((m) => m.id === this.id)) {
-        lease.markUnjoined(); // the lease or my membership vanished: join again
+        // The lease or my membership vanished (edited by hand): others may claim what I hold, since a
+        // non-member owner counts as gone. Stop using it at once, then join again.
+        lease.lose();
+        lease.markUnjoined();
         this.#again = true;
         continue;
       }

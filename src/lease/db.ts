@@ -3,6 +3,10 @@
  * a Drizzle database on node-postgres (its `$client` is the pool), or PGlite (directly or under Drizzle).
  */
 import { DbleasesError, describe } from '../errors.js';
+import { withTimeout } from './timeout.js';
+
+/** How long giving the LISTEN connection back may take before it is destroyed instead. */
+const UNLISTEN_TIMEOUT_MS = 2_000;
 
 export interface QueryResult<R> {
   rows: R[];
@@ -14,6 +18,8 @@ export interface Queryable {
 
 export interface DbPort extends Queryable {
   readonly kind: 'pg' | 'pglite';
+  /** The most connections the pool opens (pg only; undefined when it cannot be read). */
+  readonly maxConnections?: number;
   /** Runs `fn` inside one transaction on one pinned connection. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /**
@@ -76,8 +82,10 @@ export function toDbPort(db: unknown): DbPort {
 }
 
 function pgPoolAdapter(pool: PgPoolLike): DbPort {
+  const max = (pool as { options?: { max?: unknown } }).options?.max;
   return {
     kind: 'pg',
+    ...(typeof max === 'number' ? { maxConnections: max } : {}),
     query: <R>(text: string, values?: unknown[]) => pool.query(text, values) as Promise<QueryResult<R>>,
     async transaction(fn) {
       const conn = await pool.connect();
@@ -204,7 +212,12 @@ class SharedListener {
       this.#conn = undefined;
       conn.removeAllListeners('notification');
       try {
-        await conn.query('UNLISTEN *');
+        // A connection that does not answer is destroyed rather than kept: pool.end() would wait for it.
+        await withTimeout(
+          conn.query('UNLISTEN *'),
+          UNLISTEN_TIMEOUT_MS,
+          () => new Error('UNLISTEN got no answer'),
+        );
         conn.release();
       } catch (error) {
         conn.release(error instanceof Error ? error : new Error(String(error)));

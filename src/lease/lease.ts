@@ -13,6 +13,7 @@ import { DbleasesError } from '../errors.js';
 import { plan } from './assign.js';
 import { TypedEmitter } from './emitter.js';
 import type { LeaseSnapshotRow, Store } from './store.js';
+import { withTimeout } from './timeout.js';
 import type { LeaseEvents, LeaseHandle, Logger, RevokeHandler, RevokeReason } from './types.js';
 
 /** What a lease needs from its client. */
@@ -21,12 +22,17 @@ export interface LeaseContext {
   readonly instance: string;
   readonly store: Store;
   readonly drainTimeout: number;
+  /** Bound on each database step of a close, in ms. */
+  readonly closeTimeout: number;
   readonly logger: Logger;
   /** The local monotonic deadline (performance.now() ms) of the current ownership. */
   deadline(): number;
   closing(): boolean;
   requestTick(): void;
-  /** Deletes this client's membership of the lease and forgets the lease. */
+  /**
+   * Forgets the lease and deletes this client's membership, releasing whatever is still named mine
+   * there. Never rejects: a leave that does not land is retried by the client.
+   */
   leave(lease: Lease): Promise<void>;
   reportError(error: Error): void;
 }
@@ -172,19 +178,22 @@ export class Lease extends TypedEmitter<LeaseEvents> implements LeaseHandle {
     }
     if (decision.claim.length > 0 && !closing) {
       const claimed = await this.#ctx.store.claim(me, this.#ctx.instance, this.name, decision.claim);
-      // A claim that lands after the deadline stays unused: the next snapshot re-claims it with a new epoch.
-      if (
-        claimed.length > 0 &&
-        performance.now() < this.#ctx.deadline() &&
-        !this.#closing &&
-        !this.#ctx.closing()
-      ) {
+      if (claimed.length === 0) {
+        // nothing landed
+      } else if (this.#closing || this.#ctx.closing()) {
+        // The lease started closing while the claim was out: give the partitions back at once, or they
+        // would stay named mine (unused) until the leave. Should this release fail, the leave does it.
+        await this.#ctx.store.release(me, this.name, claimed, 'leave').catch((error: unknown) => {
+          this.#ctx.reportError(error as Error);
+        });
+      } else if (performance.now() < this.#ctx.deadline()) {
         for (const { partition, epoch } of claimed) this.#held.set(partition, epoch);
         this.#changed(
           claimed.map((c) => c.partition),
           [],
         );
       }
+      // A claim that lands after the deadline stays unused: the next snapshot re-claims it with a new epoch.
     }
     return decision.wakeAt;
   }
@@ -266,14 +275,26 @@ export class Lease extends TypedEmitter<LeaseEvents> implements LeaseHandle {
     }
     try {
       const items = partitions.map((p) => ({ partition: p, epoch: epochs.get(p)! }));
-      await this.#ctx.store.release(
+      const released = this.#ctx.store.release(
         this.#ctx.clientId,
         this.name,
         items,
         reason === 'close' ? 'leave' : 'rebalance',
       );
+      await (reason === 'close'
+        ? withTimeout(
+            released,
+            this.#ctx.closeTimeout,
+            () =>
+              new DbleasesError(
+                'DATABASE_UNREACHABLE',
+                `Lease ${JSON.stringify(this.name)}: the release of partitions ${partitions.join(',')} got no answer within closeTimeout (${this.#ctx.closeTimeout} ms)`,
+              ),
+          )
+        : released);
     } catch (error) {
-      // Not released: the partitions stay named mine; the next snapshot releases or re-claims them.
+      // Not released: the partitions stay named mine. A rebalance: the next snapshot releases or
+      // re-claims them. A close: the leave releases them, or they go free with the ttl.
       this.#ctx.reportError(error as Error);
     }
   }

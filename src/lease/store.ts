@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { DbleasesError } from '../errors.js';
 import type { PartitionRow } from './assign.js';
 import { type DbPort, quoteIdent } from './db.js';
+import { withTimeout } from './timeout.js';
 import type { MoveReason } from './types.js';
 
 export interface MemberInfo {
@@ -59,8 +60,12 @@ export class Store {
   readonly #db: DbPort;
   readonly #t: ReturnType<typeof tableNames>;
 
-  constructor(db: DbPort, schema: string, tablePrefix: string) {
-    this.#db = db;
+  /**
+   * @param timeoutMs bound on every statement (and transaction): a client whose database does not
+   *   answer for a whole ttl has fenced itself, so waiting longer only hangs its loop and its close
+   */
+  constructor(db: DbPort, schema: string, tablePrefix: string, timeoutMs = Infinity) {
+    this.#db = Number.isFinite(timeoutMs) ? boundedPort(db, timeoutMs) : db;
     this.#t = tableNames(schema, tablePrefix);
     this.channel = notifyChannel(schema, tablePrefix);
   }
@@ -207,8 +212,14 @@ export class Store {
 
   /**
    * Claims partitions by compare-and-set: each succeeds only if its epoch is still the one seen and it
-   * is free, mine, or its owner's client row is gone; and only while my own row is live. Expired client
-   * rows are deleted first, by a conditional delete that cannot race their renewal (both lock the row).
+   * is free, mine, or its owner is no longer a member of the lease (its client row is gone, or it left
+   * the lease); and only while my own row is live and I am a member. Expired client rows are deleted
+   * first, by a conditional delete that cannot race their renewal (both lock the row); their
+   * memberships go with them.
+   *
+   * A member never holds a partition of a lease it has left: `leaveLease` releases every partition
+   * still named mine in the same statement, and a claim sent before the leave that lands after it is
+   * refused (no membership). So "not a member" is as safe a sign of "gone" as a missing client row.
    */
   async claim(
     clientId: string,
@@ -216,7 +227,7 @@ export class Store {
     name: string,
     items: { partition: number; epoch: number }[],
   ): Promise<{ partition: number; epoch: number }[]> {
-    const { clients, partitions, history } = this.#t;
+    const { clients, members, partitions, history } = this.#t;
     await this.#db.query(`DELETE FROM ${clients} WHERE expires_at <= clock_timestamp() AND client_id <> $1`, [
       clientId,
     ]);
@@ -227,8 +238,10 @@ export class Store {
          SELECT p.partition, p.owner, p.last_owner, p.release_reason
          FROM ${partitions} p JOIN want w ON w.partition = p.partition AND w.epoch = p.epoch
          WHERE p.lease_name = $2
-           AND (p.owner IS NULL OR p.owner = $1 OR NOT EXISTS (SELECT 1 FROM ${clients} o WHERE o.client_id = p.owner))
+           AND (p.owner IS NULL OR p.owner = $1
+                OR NOT EXISTS (SELECT 1 FROM ${members} o WHERE o.lease_name = $2 AND o.client_id = p.owner))
            AND EXISTS (SELECT 1 FROM ${clients} me WHERE me.client_id = $1 AND me.instance = $5 AND me.expires_at > clock_timestamp())
+           AND EXISTS (SELECT 1 FROM ${members} mm WHERE mm.lease_name = $2 AND mm.client_id = $1)
          FOR UPDATE OF p
        ), upd AS (
          UPDATE ${partitions} p SET owner = $1, epoch = p.epoch + 1, owned_since = clock_timestamp(), last_owner = NULL, release_reason = NULL
@@ -305,16 +318,42 @@ export class Store {
     );
   }
 
-  /** Ends my membership of one lease (its partitions were released before) and wakes its clients. */
-  async leaveLease(clientId: string, name: string): Promise<void> {
-    await this.#db.query(
-      `WITH gone AS (DELETE FROM ${this.#t.members} WHERE lease_name = $1 AND client_id = $2 RETURNING 1)
-       SELECT pg_notify($3, $1)`,
+  /**
+   * Ends my membership of one lease and wakes its clients. Every partition still named mine there is
+   * released in the same statement: its drain has finished (a leave comes after the drains), but its
+   * release may have failed, or a claim may have landed while the lease was closing. Resolves to how
+   * many such partitions there were.
+   */
+  async leaveLease(clientId: string, name: string): Promise<number> {
+    const { members, partitions } = this.#t;
+    const res = await this.#db.query<{ released: number }>(
+      `WITH rel AS (
+         UPDATE ${partitions} p SET owner = NULL, last_owner = p.owner, release_reason = 'leave', owned_since = NULL
+         WHERE p.lease_name = $1 AND p.owner = $2
+         RETURNING p.partition
+       ), gone AS (DELETE FROM ${members} WHERE lease_name = $1 AND client_id = $2 RETURNING 1)
+       SELECT pg_notify($3, $1) AS wake, (SELECT count(*) FROM rel)::int AS released`,
       [name, clientId, this.channel],
     );
+    return Number(res.rows[0]?.released ?? 0);
   }
 
   async notify(name: string): Promise<void> {
     await this.#db.query('SELECT pg_notify($1, $2)', [this.channel, name]);
   }
+}
+
+/** A port whose every query and transaction rejects with `DATABASE_UNREACHABLE` after `ms` without an answer. */
+function boundedPort(db: DbPort, ms: number): DbPort {
+  const unanswered = (what: string) => () =>
+    new DbleasesError(
+      'DATABASE_UNREACHABLE',
+      `The database did not answer ${what} within ${ms} ms (the ttl)`,
+    );
+  return {
+    kind: db.kind,
+    query: (text, values) => withTimeout(db.query(text, values), ms, unanswered('a lease statement')),
+    transaction: (fn) => withTimeout(db.transaction(fn), ms, unanswered('a lease transaction')),
+    listen: (channel, onNotify, onError) => db.listen(channel, onNotify, onError),
+  };
 }

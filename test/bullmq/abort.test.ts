@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { testSchema } from '../helpers/db.js';
 import { uniqueName } from '../helpers/env.js';
-import { hangablePool } from '../helpers/hanging-pool.js';
+import { faultyPool } from '../helpers/faulty-pool.js';
 import { nextEvent, waitFor } from '../helpers/wait.js';
 import { deletePrefix, redisClient } from './helpers.js';
 
@@ -153,7 +153,7 @@ describe.each([
   });
 
   it('the lease lost because Postgres stopped answering (Redis healthy)', async () => {
-    const hanging = hangablePool(db.pool);
+    const hanging = faultyPool(db.pool);
     await scenario({ name: `lost-${mode}`, ordered, jobOpts: {} }, { pool: hanging.pool }, async (c1) => {
       const lost = nextEvent(c1, 'lost', { timeout: TTL + 2_000 });
       hanging.hang();

@@ -67,4 +67,50 @@ describe('Store', () => {
     );
     expect(moves.rows[0]).toEqual({ from_client: 'a', to_client: 'b', reason: 'crash' });
   });
+
+  it("a partition named after a live client that is not a member (it left, or never joined) can be claimed; a non-member's claim is refused", async () => {
+    expect(await store.register('m1', 'im1', 5000, {})).toBeNull();
+    expect(await store.register('m2', 'im2', 5000, {})).toBeNull();
+    await store.joinLease('m1', 'lv', 2);
+    // m2 is registered (its client row is live) but never joined lease lv: it cannot claim there.
+    expect(await store.claim('m2', 'im2', 'lv', [{ partition: 0, epoch: 0 }])).toEqual([]);
+    expect(await store.claim('m1', 'im1', 'lv', [{ partition: 0, epoch: 0 }])).toEqual([
+      { partition: 0, epoch: 1 },
+    ]);
+    await store.joinLease('m2', 'lv', 2);
+    expect(await store.claim('m2', 'im2', 'lv', [{ partition: 0, epoch: 1 }])).toEqual([]); // m1 is a live member
+    // m1 leaves while its row lives (a lease.close() on a client that stays open): the leave itself
+    // releases what is still named m1's, and even a row left behind would not block m2.
+    await db.pool.query(
+      `DELETE FROM "${db.schema}".db_leases_members WHERE lease_name = 'lv' AND client_id = 'm1'`,
+    );
+    expect(await store.claim('m2', 'im2', 'lv', [{ partition: 0, epoch: 1 }])).toEqual([
+      { partition: 0, epoch: 2 },
+    ]);
+  });
+
+  it('leaveLease releases every partition still named mine in that lease, and only there', async () => {
+    expect(await store.register('l1', 'il1', 5000, {})).toBeNull();
+    await store.joinLease('l1', 'la', 2);
+    await store.joinLease('l1', 'lb', 1);
+    await store.claim('l1', 'il1', 'la', [
+      { partition: 0, epoch: 0 },
+      { partition: 1, epoch: 0 },
+    ]);
+    await store.claim('l1', 'il1', 'lb', [{ partition: 0, epoch: 0 }]);
+    expect(await store.leaveLease('l1', 'la')).toBe(2);
+    const rows = await db.pool.query(
+      `SELECT lease_name, partition, owner, release_reason FROM "${db.schema}".db_leases_partitions
+       WHERE lease_name IN ('la', 'lb') ORDER BY 1, 2`,
+    );
+    expect(rows.rows).toEqual([
+      { lease_name: 'la', partition: 0, owner: null, release_reason: 'leave' },
+      { lease_name: 'la', partition: 1, owner: null, release_reason: 'leave' },
+      { lease_name: 'lb', partition: 0, owner: 'l1', release_reason: null },
+    ]);
+    const members = await db.pool.query(
+      `SELECT lease_name FROM "${db.schema}".db_leases_members WHERE client_id = 'l1' ORDER BY 1`,
+    );
+    expect(members.rows).toEqual([{ lease_name: 'lb' }]);
+  });
 });
