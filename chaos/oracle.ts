@@ -30,7 +30,7 @@ export interface OracleOptions {
 }
 
 /** Fault kinds after which the victim's partitions move to another client. */
-export const MOVING_FAULTS = new Set(['kill', 'pause', 'graceful']);
+export const MOVING_FAULTS = new Set(['kill', 'pause', 'graceful', 'blackhole-stop']);
 /** Fault kinds after which the victim keeps running (it may keep or lose its partitions). */
 export const CUT_FAULTS = new Set(['pg-terminate', 'redis-kill']);
 

@@ -37,7 +37,8 @@ const USAGE = `Usage: npm run chaos -- [options]
   --heartbeat <ms>       lease heartbeat (default 250)
   --job-ms <ms>          simulated work per job before its write (default 5)
   --gap <min-max>        ms between faults (default 2500-4500)
-  --kinds <a,b,…>        only these fault kinds (kill, pause, pg-terminate, redis-kill, graceful, pg-restart)
+  --kinds <a,b,…>        only these fault kinds (kill, pause, pg-terminate, redis-kill, graceful,
+                         close-claim, blackhole-stop, pg-restart)
   --drain-timeout <ms>   after the last fault, how long to wait for the remaining jobs (default 60000)
   --restart-postgres     also restart the Postgres cluster (pg_ctlcluster) as a fault
   --keep                 keep the schema and Redis keys (check again with chaos/oracle.ts)
@@ -142,11 +143,17 @@ interface WorkerProc {
   leaving: boolean;
   partitions: number[];
   exited: Promise<void>;
+  /** Told when the worker printed `reopened` (a `close-claim` ended). */
+  reopened?: () => void;
+  /** How long its last graceful stop took, from its `closed` line. */
+  closeMs?: number;
 }
 
 const fleet = new Map<string, WorkerProc>();
 let workerCount = 0;
 let workerErrors = 0;
+/** Graceful stops (blackhole-stop) whose close did not resolve on its own. */
+let closesHung = 0;
 
 function alive(w: WorkerProc): boolean {
   return w.proc.exitCode === null && w.proc.signalCode === null;
@@ -167,6 +174,8 @@ function startWorker(): WorkerProc {
       CHAOS_TTL: String(cfg.ttl),
       CHAOS_HEARTBEAT: String(cfg.heartbeat),
       CHAOS_JOB_MS: String(cfg.jobMs),
+      // Every other worker runs the processor the README asks for (it stops when its signal aborts).
+      CHAOS_HONOUR_SIGNAL: n % 2 === 1 ? '1' : '0',
     },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -190,6 +199,8 @@ function startWorker(): WorkerProc {
       return;
     }
     if (m.type === 'ready') w.ready = true;
+    else if (m.type === 'reopened') w.reopened?.();
+    else if (m.type === 'closed') w.closeMs = Number((m as { closeMs?: number }).closeMs);
     else if (m.type === 'stall') {
       const stallMs = Number((m as { ms?: number }).ms);
       void query(
@@ -356,7 +367,7 @@ function startLater(): void {
   void later.finally(() => pendingFaultWork.delete(later));
 }
 
-const MOVING: ReadonlySet<FaultKind> = new Set(['kill', 'pause', 'graceful']);
+const MOVING: ReadonlySet<FaultKind> = new Set(['kill', 'pause', 'graceful', 'blackhole-stop']);
 
 /**
  * Workers a fault may hit: ready and running. A moving fault also needs another running worker to
@@ -508,6 +519,51 @@ async function inject(f: PlannedFault): Promise<void> {
         victim: victim.id,
         note: `${short} (${parts.length} partitions): ${ids.length} Redis connections killed`,
       });
+      break;
+    }
+    case 'close-claim': {
+      const parts = await recordFault(f, victim, {});
+      const reopened = new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 20_000);
+        victim.reopened = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+      });
+      victim.proc.kill('SIGUSR2');
+      const ok = await reopened;
+      victim.reopened = undefined;
+      await endFault(f.id);
+      injected.push({
+        id: f.id,
+        kind: f.kind,
+        victim: victim.id,
+        note: `${short} (${parts.length} partitions) closed and reopened its worker twice, the second close during its claims${ok ? '' : ' (NOT reopened within 20 s)'}`,
+      });
+      break;
+    }
+    case 'blackhole-stop': {
+      const parts = await recordFault(f, victim, {});
+      victim.leaving = true;
+      const started = performance.now();
+      victim.proc.kill('SIGUSR1');
+      const timer = setTimeout(() => victim.proc.kill('SIGKILL'), 20_000);
+      await victim.exited;
+      clearTimeout(timer);
+      await endFault(f.id);
+      startLater();
+      const closeMs = victim.closeMs;
+      injected.push({
+        id: f.id,
+        kind: f.kind,
+        victim: victim.id,
+        note: `${short} (${parts.length} partitions): its Postgres stopped answering, then it stopped gracefully: ${
+          closeMs === undefined || Number.isNaN(closeMs)
+            ? `its close did NOT resolve (exited after ${(performance.now() - started).toFixed(0)} ms)`
+            : `close resolved after ${closeMs} ms`
+        }; a new worker joins in ${JOIN_DELAY_MS} ms`,
+      });
+      if (closeMs === undefined || Number.isNaN(closeMs)) closesHung++;
       break;
     }
     case 'graceful': {
@@ -698,7 +754,9 @@ async function main(): Promise<number> {
   const faultStart = report.faults[0]?.at;
   console.log('');
   console.log(formatReport(report, faultStart));
-  console.log(`workers started ${workerCount}, worker error lines ${workerErrors}, unclean stops ${unclean}`);
+  console.log(
+    `workers started ${workerCount}, worker error lines ${workerErrors}, unclean stops ${unclean}, closes that hung ${closesHung}`,
+  );
   console.log(
     summaryLine(report, {
       seed: cfg.seed,
@@ -710,7 +768,7 @@ async function main(): Promise<number> {
       seconds: Math.round((performance.now() - t0) / 1000),
     }),
   );
-  const ok = report.violations.length === 0 && injected.length === plan.length;
+  const ok = report.violations.length === 0 && injected.length === plan.length && closesHung === 0;
   if (injected.length < plan.length)
     console.log(`only ${injected.length} of ${plan.length} faults were injected`);
   return ok ? 0 : 1;

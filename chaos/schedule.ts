@@ -4,7 +4,16 @@
  * still depends on timing: the schedule is reproducible, the interleaving is not.)
  */
 
-export const FAULT_KINDS = ['kill', 'pause', 'pg-terminate', 'redis-kill', 'graceful', 'pg-restart'] as const;
+export const FAULT_KINDS = [
+  'kill',
+  'pause',
+  'pg-terminate',
+  'redis-kill',
+  'graceful',
+  'close-claim',
+  'blackhole-stop',
+  'pg-restart',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface PlannedFault {
@@ -48,6 +57,8 @@ const WEIGHTS: [FaultKind, number][] = [
   ['pg-terminate', 2],
   ['redis-kill', 2],
   ['graceful', 2],
+  ['close-claim', 1],
+  ['blackhole-stop', 1],
 ];
 
 /**

@@ -119,6 +119,8 @@ interface Slot {
   inFlight: number;
   /** The Worker's main loop was started (after the takeover recovery). */
   running: boolean;
+  /** Listed in an `assigned` event: only such slots are listed in `revoked`. */
+  announced: boolean;
   /** Once true: no new job starts; set before the Worker is paused and closed. */
   stopping: boolean;
   /**
@@ -150,6 +152,14 @@ function positiveInt(name: string, value: unknown, fallback: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
     throw invalidOption(name, 'an integer ≥ 1', value);
   return value;
+}
+
+/** The names of the PartitionedWorkers open on each lease client (one per name and client). */
+const openWorkers = new WeakMap<ClientHandle, Set<string>>();
+function workersOf(client: ClientHandle): Set<string> {
+  let names = openWorkers.get(client);
+  if (!names) openWorkers.set(client, (names = new Set()));
+  return names;
 }
 
 /**
@@ -267,8 +277,18 @@ export class PartitionedWorker<
     const lock = positiveInt('lockDuration', lockDuration, leaseTtl);
     const stalled = positiveInt('stalledInterval', stalledInterval, Math.max(leaseTtl, STALLED_INTERVAL_MS));
     this.#processor = processor;
+    const running = workersOf(client);
+    if (running.has(this.name)) {
+      throw new DbleasesError(
+        'DUPLICATE_WORKER',
+        `A PartitionedWorker for ${JSON.stringify(this.name)} already runs on client ${JSON.stringify(client.id)}: ` +
+          'one worker follows every partition the client owns of that lease, so a second would share its lease and lose it when the first closes. ' +
+          'Close the first one before creating another, or give the second its own lease client.',
+      );
+    }
     // Last check: it may create (and own) a connection.
     this.#connection = resolveConnection(connection, true, (error) => this.#error(error));
+    running.add(this.name);
     this.#workerOptions = {
       ...bullOptions,
       // Ordered retries rate-limit the partition queue for the backoff; BullMQ honours the limiter
@@ -376,6 +396,7 @@ export class PartitionedWorker<
       for (const off of this.#unsubscribe.splice(0)) off();
       await Promise.all([...this.#slots.values()].map((slot) => this.#stop(slot, 'close', undefined)));
       await releaseConnection(this.#connection);
+      workersOf(this.#client).delete(this.name);
     })();
     return this.#closing;
   }
@@ -408,8 +429,16 @@ export class PartitionedWorker<
     }
     if (starting.length === 0) return;
     void Promise.all(starting).then((results) => {
-      const started = results.filter((p): p is number => p !== undefined).sort((a, b) => a - b);
-      if (started.length > 0) this.emit('assigned', started);
+      // Only what still runs now: a slot revoked while its neighbours were starting is in neither event.
+      const slots = results
+        .map((p) => (p === undefined ? undefined : this.#slots.get(p)))
+        .filter((slot): slot is Slot => slot !== undefined && slot.running && !slot.stopping);
+      for (const slot of slots) slot.announced = true;
+      if (slots.length > 0)
+        this.emit(
+          'assigned',
+          slots.map((slot) => slot.partition).sort((a, b) => a - b),
+        );
     });
   }
 
@@ -439,6 +468,7 @@ export class PartitionedWorker<
       worker,
       inFlight: 0,
       running: false,
+      announced: false,
       stopping: false,
       cancelled: false,
       started: Promise.resolve(false),
@@ -648,9 +678,12 @@ export class PartitionedWorker<
   async #onRevoke(ctx: RevokeContext): Promise<void> {
     const slots = ctx.partitions.map((p) => this.#slots.get(p)).filter((s): s is Slot => s !== undefined);
     if (slots.length === 0) return;
+    // Listed: what an `assigned` event announced (a slot stopped while starting never ran a job).
+    const announced = slots.filter((slot) => slot.announced);
     await Promise.all(slots.map((slot) => this.#stop(slot, ctx.reason, ctx.signal)));
+    if (announced.length === 0) return;
     this.emit('revoked', {
-      partitions: slots.map((s) => s.partition).sort((a, b) => a - b),
+      partitions: announced.map((s) => s.partition).sort((a, b) => a - b),
       reason: ctx.reason,
     });
   }

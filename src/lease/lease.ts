@@ -269,7 +269,9 @@ export class Lease extends TypedEmitter<LeaseEvents> implements LeaseHandle {
         );
       }
     }
-    if (reason === 'lost') {
+    // Lost, or the client fenced itself while the drain ran: the partitions are no longer ours to
+    // release (their epochs may already be someone else's); the move is recorded when the database answers.
+    if (reason === 'lost' || performance.now() >= this.#ctx.deadline()) {
       for (const [p, e] of epochs) this.#unrecorded.set(p, e);
       return;
     }

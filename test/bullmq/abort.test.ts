@@ -39,13 +39,14 @@ afterAll(async () => {
 
 async function client(
   id: string,
-  opts: { drainTimeout?: number; pool?: pg.Pool } = {},
+  opts: { drainTimeout?: number; closeTimeout?: number; pool?: pg.Pool } = {},
 ): Promise<LeaseClient> {
   const c = await createClient(opts.pool ?? db.pool, id, {
     schema: db.schema,
     ttl: TTL,
     heartbeat: HB,
     ...(opts.drainTimeout === undefined ? {} : { drainTimeout: opts.drainTimeout }),
+    ...(opts.closeTimeout === undefined ? {} : { closeTimeout: opts.closeTimeout }),
   });
   c.on('error', () => {}); // the hanging-database case reports its heartbeat failures here
   cleanup.push(() => c.close());
@@ -72,8 +73,8 @@ interface Setup {
 
 async function scenario(
   { name, ordered, jobOpts }: Setup,
-  first: { pool?: pg.Pool; drainTimeout?: number },
-  interrupt: (c1: LeaseClient) => Promise<unknown>,
+  first: { pool?: pg.Pool; drainTimeout?: number; closeTimeout?: number },
+  interrupt: (c1: LeaseClient, w1: PartitionedWorker<Data, void>) => Promise<unknown>,
 ) {
   const q = new PartitionedQueue(name, { partitions: 1, connection: redis, prefix, ordered });
   cleanup.push(() => q.close());
@@ -111,7 +112,7 @@ async function scenario(
   w2.on('failed', (job, error) => failed.push(`${job?.data.n}: ${error.message}`));
   cleanup.push(() => w2.close());
 
-  await interrupt(c1);
+  await interrupt(c1, w1);
   await waitFor(() => ran2.length === 2 || failed.length > 0, {
     message: 'both jobs on the next owner (or a failure)',
     timeout: 15_000,
@@ -160,5 +161,29 @@ describe.each([
       await lost;
       cleanup.push(async () => hanging.answer());
     });
+  });
+
+  it("a graceful stop as in the README (worker.close(), then client.close()) while Postgres doesn't answer: both resolve, the job runs first on the next owner", async () => {
+    const hanging = faultyPool(db.pool);
+    await scenario(
+      { name: `sigterm-${mode}`, ordered, jobOpts: {} },
+      { pool: hanging.pool, closeTimeout: 300 },
+      async (c1, w1) => {
+        cleanup.push(async () => hanging.answer());
+        hanging.hang();
+        let closed = false;
+        const stop = (async () => {
+          await w1.close();
+          await c1.close();
+          closed = true;
+        })();
+        // Bounded: the fence at the ttl aborts the drain, then each database step waits closeTimeout at most.
+        await waitFor(() => closed, {
+          message: 'the graceful stop to resolve',
+          timeout: TTL + 4 * 300 + 3_000,
+        });
+        await stop;
+      },
+    );
   });
 });

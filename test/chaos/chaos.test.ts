@@ -97,16 +97,16 @@ describe('npm run chaos (short)', () => {
     'injects every fault kind, loses and reorders nothing, and cleans up',
     { timeout: 180_000 },
     async () => {
-      const r = await run(['--jobs', '3000', '--faults', '6', '--gap', '2000-3000']);
+      const r = await run(['--jobs', '3000', '--faults', '8', '--gap', '2000-3000']);
       const tail = r.lines.slice(-30).join('\n');
       expect(r.code, tail).toBe(0);
       const summary = JSON.parse(r.lines.at(-1)!) as Record<string, unknown>;
       expect(summary, tail).toMatchObject({
         chaos: 'summary',
         jobs: 3000,
-        faultsPlanned: 6,
-        faultsInjected: 6,
-        faults: 6,
+        faultsPlanned: 8,
+        faultsInjected: 8,
+        faults: 8,
         lost: 0,
         orderViolations: 0,
         overlaps: 0,
@@ -115,8 +115,11 @@ describe('npm run chaos (short)', () => {
         violations: 0,
       });
       expect(summary.executions as number).toBeGreaterThanOrEqual(3000);
-      // Every one of the five kinds that need no Postgres restart was injected (6 faults: each once, one twice).
+      // Every one of the seven kinds that need no Postgres restart was injected (8 faults: each once,
+      // one twice), among them a close during claims and a graceful stop while Postgres does not answer.
       expect(Object.keys(summary.faultKinds as object).sort()).toEqual([
+        'blackhole-stop',
+        'close-claim',
         'graceful',
         'kill',
         'pause',
