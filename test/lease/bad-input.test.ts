@@ -46,6 +46,11 @@ const optionCases: [string, Record<string, unknown>, RegExp][] = [
   ],
   ['migrationTimeout negative', { migrationTimeout: -1 }, /`migrationTimeout`.*got `-1`/],
   [
+    'closeTimeout below 100 ms',
+    { closeTimeout: 50 },
+    /`closeTimeout` to be an integer from 100 to 600000 ms, got `50` \(number\)/,
+  ],
+  [
     'logger without methods',
     { logger: {} },
     /`logger` to be an object with debug, info, warn and error methods, or false/,
