@@ -182,8 +182,8 @@ export class LeaseClient extends TypedEmitter<ClientEvents> implements ClientHan
       this.#reportError(
         new DbleasesError(
           'CLOSE_INCOMPLETE',
-          `Client ${JSON.stringify(this.id)} closed without ${skipped.join(', ')}: the database did not answer within closeTimeout (${this.#opts.closeTimeout} ms). ` +
-            'Its partitions go free when its ttl runs out; it fenced itself, so nobody runs them twice.',
+          `Client ${JSON.stringify(this.id)} closed without confirming: ${skipped.join('; ')} (closeTimeout ${this.#opts.closeTimeout} ms). ` +
+            'Whatever it still holds goes free when its ttl runs out; it stopped using it, so nobody runs a partition twice.',
         ),
       );
     }
