@@ -274,7 +274,15 @@ export class LeaseClient extends TypedEmitter<ClientEvents> implements ClientHan
     const opts = this.#opts;
     if (!this.#registered) {
       const sentAt = performance.now();
-      const holder = await this.#store.register(this.id, this.instance, opts.ttl, this.#info());
+      const holder = await withTimeout(
+        this.#store.register(this.id, this.instance, opts.ttl, this.#info()),
+        opts.ttl,
+        () =>
+          new DbleasesError(
+            'DATABASE_UNREACHABLE',
+            `Registering client ${JSON.stringify(this.id)} again got no answer within the ttl (${opts.ttl} ms)`,
+          ),
+      );
       if (holder) throw this.#duplicateError(holder.expiresInMs);
       this.#registered = true;
       for (const lease of this.#leases.values()) lease.markUnjoined();

@@ -58,6 +58,8 @@ const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
 export class Store {
   readonly channel: string;
   readonly #db: DbPort;
+  /** For `register`, which its callers bound themselves (at start: by migrationTimeout). */
+  readonly #unbounded: DbPort;
   readonly #t: ReturnType<typeof tableNames>;
 
   /**
@@ -66,6 +68,7 @@ export class Store {
    */
   constructor(db: DbPort, schema: string, tablePrefix: string, timeoutMs = Infinity) {
     this.#db = Number.isFinite(timeoutMs) ? boundedPort(db, timeoutMs) : db;
+    this.#unbounded = db;
     this.#t = tableNames(schema, tablePrefix);
     this.channel = notifyChannel(schema, tablePrefix);
   }
@@ -81,7 +84,7 @@ export class Store {
     info: Record<string, unknown>,
   ): Promise<{ expiresInMs: number } | null> {
     const { clients } = this.#t;
-    const res = await this.#db.query<{ instance: string; expires_in: number }>(
+    const res = await this.#unbounded.query<{ instance: string; expires_in: number }>(
       `WITH up AS (
          INSERT INTO ${clients} AS c (client_id, instance, expires_at, heartbeat_at, started_at, state, info)
          VALUES ($1, $2, clock_timestamp() + make_interval(secs => $3::float8 / 1000), clock_timestamp(), clock_timestamp(), 'live', $4::jsonb)
