@@ -3,7 +3,6 @@
  * Prometheus metrics, plus `listen()` / `close()` helpers. Read-only: nothing here writes to the database
  * or to Redis.
  */
-import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -11,11 +10,22 @@ import type { Registry } from 'prom-client';
 
 import { notifyChannel } from '../lease/store.js';
 import { withTimeout } from '../lease/timeout.js';
+import { isApiPath, serveApi } from './api.js';
 import { COOKIE_NAME, hasToken, hostOf, isLoopbackHost, safeEqual } from './auth.js';
+import {
+  methodNotAllowed,
+  newNonce,
+  readBody,
+  sendHtml,
+  sendJson,
+  sendText,
+  setCommonHeaders,
+} from './http.js';
 import { LiveFeed } from './live.js';
 import { createDashboardMetrics } from './metrics.js';
 import { type DashboardOptions, resolveDashboardOptions, tokenRequired } from './options.js';
 import { dashboardPage, loginPage } from './page.js';
+import { BadRequest } from './query.js';
 import { createQueueReader, type QueueReader, type QueueTarget } from './queues.js';
 import { readHistory, readMovesSince, readSnapshot, tableNames } from './snapshot.js';
 import type { LeaseView, Snapshot } from './types.js';
@@ -44,7 +54,6 @@ export interface Dashboard {
   close(): Promise<void>;
 }
 
-const HISTORY_MAX = 1000;
 /** Redis reads give up after this long (an ioredis with `maxRetriesPerRequest: null` waits forever). */
 const REDIS_TIMEOUT_MS = 2_000;
 const redisTimeout = () => new Error(`Redis did not answer within ${REDIS_TIMEOUT_MS} ms`);
@@ -98,11 +107,13 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   const feed = new LiveFeed(
     () => snapshot(),
     o.pollInterval,
+    { maxStreams: o.maxStreams, maxBufferBytes: o.maxStreamBuffer },
     () => void stopListening(),
   );
   const registry = createDashboardMetrics({
     snapshot: () => snapshot(0),
     movesSince: (afterId) => readMovesSince(o.port, tables, afterId),
+    streams: () => feed.stats(),
   });
 
   /** Gives the LISTEN connection back to the pool once no page is open. */
@@ -138,6 +149,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
         res.destroy(error instanceof Error ? error : undefined);
         return;
       }
+      if (error instanceof BadRequest) return sendJson(res, 400, { error: error.message });
       sendJson(res, 500, { error: error instanceof Error ? error.message : String(error) });
     });
   };
@@ -154,13 +166,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
 
     // Paths that are not the dashboard's go to the next handler (mounted at the root of an app).
     const known =
-      path === '/' ||
-      path === '/login' ||
-      path === '/events' ||
-      path === '/metrics' ||
-      path === '/api/leases' ||
-      path === '/api/history' ||
-      path.startsWith('/api/leases/');
+      path === '/' || path === '/login' || path === '/events' || path === '/metrics' || isApiPath(path);
     if (!known) {
       if (next) return next();
       sendJson(res, 404, { error: `Not found: ${path}` });
@@ -230,43 +236,11 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     } else if (path === '/metrics') {
       const text = await registry.metrics();
       res.writeHead(200, { 'Content-Type': registry.contentType }).end(text);
-    } else if (path === '/api/leases') {
-      const s = await snapshot(0);
-      sendJson(res, 200, { now: s.now, leases: s.leases, clients: s.clients, redis: s.redis });
-    } else if (path.startsWith('/api/leases/')) {
-      let name: string;
-      try {
-        name = decodeURIComponent(path.slice('/api/leases/'.length));
-      } catch {
-        return sendJson(res, 400, { error: 'The lease name in the path is not valid percent-encoding' });
-      }
-      const s = await snapshot(0);
-      const lease = s.leases.find((l) => l.name === name);
-      if (!lease) return sendJson(res, 404, { error: `No lease named ${JSON.stringify(name)}` });
-      const ids = new Set([
-        ...lease.members,
-        ...lease.partitions.map((p) => p.owner).filter((x): x is string => x !== null),
-      ]);
-      sendJson(res, 200, {
-        now: s.now,
-        lease,
-        clients: s.clients.filter((c) => ids.has(c.id)),
-        redis: s.redis,
+    } else if (isApiPath(path)) {
+      await serveApi(path, url.searchParams, res, {
+        snapshot,
+        history: (lease, limit) => readHistory(o.port, tables, lease, limit),
       });
-    } else if (path === '/api/history') {
-      const lease = url.searchParams.get('lease');
-      const rawLimit = url.searchParams.get('limit');
-      const limit = rawLimit === null ? 100 : Number(rawLimit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_MAX) {
-        return sendJson(res, 400, {
-          error: `Expected \`limit\` to be an integer from 1 to ${HISTORY_MAX}, got ${JSON.stringify(rawLimit)}`,
-        });
-      }
-      sendJson(
-        res,
-        200,
-        await readHistory(o.port, tables, lease === null || lease === '' ? null : lease, limit),
-      );
     }
   }
 
@@ -338,58 +312,4 @@ function explain(error: unknown, schema: string, tablePrefix: string): unknown {
     `No dbleases tables in schema ${schema} with prefix ${tablePrefix} (${(error as Error).message}): start a lease client (it migrates) or check \`schema\` / \`tablePrefix\``,
     { cause: error },
   );
-}
-
-function newNonce(): string {
-  return randomBytes(16).toString('base64');
-}
-
-function setCommonHeaders(res: ServerResponse): void {
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Referrer-Policy', 'no-referrer');
-  res.setHeader('X-Frame-Options', 'DENY');
-  res.setHeader('Cache-Control', 'no-store');
-}
-
-function sendHtml(res: ServerResponse, status: number, html: string, nonce: string): void {
-  res.writeHead(status, {
-    'Content-Type': 'text/html; charset=utf-8',
-    'Content-Security-Policy':
-      `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; ` +
-      "img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-  });
-  res.end(html);
-}
-
-function sendJson(res: ServerResponse, status: number, data: unknown): void {
-  // `<` escaped too, so a response sniffed as HTML against the headers still runs nothing.
-  const body = JSON.stringify(data).replace(/</g, '\\u003c');
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' }).end(body);
-}
-
-function sendText(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' }).end(text);
-}
-
-function methodNotAllowed(res: ServerResponse, allow: string): void {
-  res.setHeader('Allow', allow);
-  sendJson(res, 405, { error: `This dashboard is read-only: use ${allow}` });
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        resolve(undefined);
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }

@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 
+import type { StreamStats } from './live.js';
 import type { Snapshot } from './types.js';
 
 export interface MetricsSource {
@@ -12,6 +13,8 @@ export interface MetricsSource {
   movesSince(
     afterId: number,
   ): Promise<{ maxId: number; counts: { lease: string; reason: string; n: number }[] }>;
+  /** What the open event streams cost (no database read). */
+  streams?: () => StreamStats;
 }
 
 export function createDashboardMetrics(source: MetricsSource, registry = new Registry()): Registry {
@@ -120,5 +123,52 @@ export function createDashboardMetrics(source: MetricsSource, registry = new Reg
       await movesInFlight;
     },
   });
+  if (source.streams) streamMetrics(source.streams, registry);
   return registry;
+}
+
+/** The cost of open pages: streams, refusals past `maxStreams`, slow readers cut off, unsent bytes. */
+function streamMetrics(stats: () => StreamStats, registry: Registry): void {
+  new Gauge({
+    name: 'dbleases_dashboard_streams',
+    help: 'Open event streams (pages) of this dashboard',
+    registers: [registry],
+    collect() {
+      this.set(stats().open);
+    },
+  });
+  new Counter({
+    name: 'dbleases_dashboard_streams_refused_total',
+    help: 'Event streams answered 503 because maxStreams were open',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(stats().refused);
+    },
+  });
+  new Counter({
+    name: 'dbleases_dashboard_streams_slow_disconnected_total',
+    help: 'Event streams disconnected because their unsent bytes would pass maxStreamBuffer',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(stats().slowDisconnected);
+    },
+  });
+  new Gauge({
+    name: 'dbleases_dashboard_stream_buffered_bytes',
+    help: 'Unsent bytes of the open event stream that holds the most, now',
+    registers: [registry],
+    collect() {
+      this.set(Math.max(0, ...stats().bufferedBytes));
+    },
+  });
+  new Gauge({
+    name: 'dbleases_dashboard_stream_buffered_bytes_peak',
+    help: 'The most unsent bytes any event stream held after a write, since the dashboard started',
+    registers: [registry],
+    collect() {
+      this.set(stats().peakBufferedBytes);
+    },
+  });
 }
