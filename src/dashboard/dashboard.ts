@@ -23,10 +23,11 @@ import {
 } from './http.js';
 import { LiveFeed } from './live.js';
 import { createDashboardMetrics } from './metrics.js';
+import { BUCKET_MS, OpsMonitor } from './ops.js';
 import { type DashboardOptions, resolveDashboardOptions, tokenRequired } from './options.js';
 import { dashboardPage, loginPage } from './page.js';
 import { BadRequest } from './query.js';
-import { createQueueReader, type QueueReader, type QueueTarget } from './queues.js';
+import { createQueueReader, type QueueSource as QueueReader, type QueueTarget } from './queues.js';
 import { readHistory, readMovesSince, readSnapshot, tableNames } from './snapshot.js';
 import type { LeaseView, Snapshot } from './types.js';
 
@@ -104,16 +105,63 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     return snap;
   }
 
+  const ops = new OpsMonitor(queueReader, o.stuckAfter);
+  let opsTimer: NodeJS.Timeout | undefined;
   const feed = new LiveFeed(
     () => snapshot(),
     o.pollInterval,
     { maxStreams: o.maxStreams, maxBufferBytes: o.maxStreamBuffer },
-    () => void stopListening(),
+    {
+      onIdle: () => {
+        clearInterval(opsTimer);
+        opsTimer = undefined;
+        void stopListening();
+      },
+      greeting: () => (o.connection ? { event: 'ops', data: ops.view(true) } : undefined),
+    },
   );
+  /** One sampler for every open page: lag, throughput and stuck partitions, once a second. */
+  function startOps(): void {
+    if (opsTimer || !o.connection || closing) return;
+    opsTimer = setInterval(() => {
+      const latest = feed.latest;
+      if (latest) void ops.observe(latest).then(() => feed.broadcast('ops', ops.view(false)));
+    }, BUCKET_MS);
+    opsTimer.unref?.();
+  }
+  /** The detail panel's read: running jobs, last failures and backoff of one partition queue. */
+  async function partitionJobs(lease: LeaseView, partition: number): Promise<unknown> {
+    const part = lease.partitions[partition];
+    const pending = queueReader();
+    if (!part?.queue || !pending) return undefined;
+    const target = { lease: lease.name, partition, queue: part.queue };
+    const jobs = await withTimeout(
+      pending.then((q) => q.partition(target)),
+      REDIS_TIMEOUT_MS,
+      redisTimeout,
+    );
+    const lag = ops.leases[lease.name]?.find((p) => p.partition === partition) ?? null;
+    return {
+      now: Date.now(),
+      lease: lease.name,
+      partition,
+      owner: part.owner,
+      status: part.status,
+      lag,
+      ...jobs,
+    };
+  }
+
   const registry = createDashboardMetrics({
     snapshot: () => snapshot(0),
     movesSince: (afterId) => readMovesSince(o.port, tables, afterId),
     streams: () => feed.stats(),
+    lag: o.connection
+      ? async (s) => {
+          await ops.observe(s);
+          return ops.leases;
+        }
+      : undefined,
   });
 
   /** Gives the LISTEN connection back to the pool once no page is open. */
@@ -233,6 +281,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       }
       startListening();
       feed.subscribe(res);
+      startOps();
     } else if (path === '/metrics') {
       const text = await registry.metrics();
       res.writeHead(200, { 'Content-Type': registry.contentType }).end(text);
@@ -240,6 +289,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       await serveApi(path, url.searchParams, res, {
         snapshot,
         history: (lease, limit) => readHistory(o.port, tables, lease, limit),
+        partitionJobs,
       });
     }
   }
@@ -294,6 +344,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       closing ??= (async () => {
         const s = server;
         const closed = s ? new Promise<void>((resolve) => s.close(() => resolve())) : Promise.resolve();
+        clearInterval(opsTimer);
         await feed.close();
         s?.closeAllConnections();
         await closed;

@@ -54,6 +54,13 @@ export interface StreamStats {
   bufferedBytes: number[];
 }
 
+export interface FeedHooks {
+  /** Runs when the last viewer leaves (the dashboard stops LISTENing then). */
+  onIdle?: () => void;
+  /** An event a new viewer gets right after its first snapshot (the operators' view). */
+  greeting?: () => { event: string; data: unknown } | undefined;
+}
+
 const frame = (event: string, data: unknown): Buffer =>
   Buffer.from(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`, 'utf8');
 
@@ -76,19 +83,23 @@ export class LiveFeed {
   #slow = 0;
   #peak = 0;
 
-  readonly #onIdle: () => void;
+  readonly #hooks: FeedHooks;
 
-  /** `onIdle` runs when the last viewer leaves (the dashboard stops LISTENing then). */
-  constructor(
-    read: () => Promise<Snapshot>,
-    interval: number,
-    limits: StreamLimits,
-    onIdle: () => void = () => {},
-  ) {
+  constructor(read: () => Promise<Snapshot>, interval: number, limits: StreamLimits, hooks: FeedHooks = {}) {
     this.#read = read;
     this.#interval = interval;
     this.#limits = limits;
-    this.#onIdle = onIdle;
+    this.#hooks = hooks;
+  }
+
+  /** The newest snapshot the poll read (undefined while no page is open). */
+  get latest(): Snapshot | undefined {
+    return this.#latest?.snapshot;
+  }
+
+  /** Sends one event to every open stream (serialised once). */
+  broadcast(event: string, data: unknown): void {
+    if (this.#subscribers.size > 0) this.#broadcastFrame(frame(event, data));
   }
 
   get size(): number {
@@ -135,13 +146,15 @@ export class LiveFeed {
       this.#subscribers.delete(res);
       if (this.#subscribers.size === 0) {
         this.#stop();
-        this.#onIdle();
+        this.#hooks.onIdle?.();
       }
     });
     if (this.#latest) {
       this.#latest.frame ??= frame('snapshot', this.#latest.snapshot);
       this.#write(res, this.#latest.frame);
       if (this.#problem) this.#write(res, frame('problem', { message: this.#problem }));
+      const greeting = this.#hooks.greeting?.();
+      if (greeting) this.#write(res, frame(greeting.event, greeting.data));
     }
     this.#ping ??= setInterval(() => this.#broadcastFrame(Buffer.from(': ping\n\n')), PING_EVERY_MS);
     this.#ping.unref?.();

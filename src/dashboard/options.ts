@@ -53,6 +53,11 @@ export interface DashboardOptions {
    * browser reconnects and starts from a full snapshot. At least 64 KiB. @defaultValue 1 MiB
    */
   maxStreamBuffer?: number;
+  /**
+   * A partition is flagged stuck when its owner is live, jobs wait, and the next job has stayed the
+   * next one for longer than this many ms (needs `connection`). @defaultValue 60000
+   */
+  stuckAfter?: number;
 }
 
 export const DEFAULTS = {
@@ -63,6 +68,7 @@ export const DEFAULTS = {
   historyLimit: 50,
   maxStreams: 100,
   maxStreamBuffer: 1024 * 1024,
+  stuckAfter: 60_000,
 } as const;
 
 export interface ResolvedDashboardOptions {
@@ -79,6 +85,7 @@ export interface ResolvedDashboardOptions {
   historyLimit: number;
   maxStreams: number;
   maxStreamBuffer: number;
+  stuckAfter: number;
 }
 
 const KNOWN = new Set([
@@ -96,6 +103,7 @@ const KNOWN = new Set([
   'historyLimit',
   'maxStreams',
   'maxStreamBuffer',
+  'stuckAfter',
 ]);
 
 function integerIn(name: string, value: unknown, min: number, max: number): number {
@@ -174,6 +182,7 @@ export function resolveDashboardOptions(options: DashboardOptions): ResolvedDash
       64 * 1024,
       256 * 1024 * 1024,
     ),
+    stuckAfter: integerIn('stuckAfter', options.stuckAfter ?? DEFAULTS.stuckAfter, 1000, 86_400_000),
   };
 }
 
