@@ -43,6 +43,8 @@ export interface MoveMark {
 
 /** What the page gets in an `ops` event. */
 export interface OpsView {
+  /** True on a page's first event: `points` and `moves` cover the whole window (replace, not merge). */
+  full: boolean;
   /** Dashboard clock, ms since the epoch. */
   now: number;
   bucketMs: number;
@@ -74,6 +76,7 @@ export class OpsMonitor {
   #lastAt = 0;
   #inFlight: Promise<void> | undefined;
   #newMoves: MoveMark[] = [];
+  #primed = false;
 
   constructor(source: () => Promise<QueueSource> | undefined, stuckAfter: number, sampleEvery = BUCKET_MS) {
     this.#source = source;
@@ -118,7 +121,9 @@ export class OpsMonitor {
       return;
     }
     const now = Date.now();
-    const point = this.#bucket(now);
+    // The first sample only sets the completion marks: it has nothing to count yet.
+    const point = this.#primed ? this.#bucket(now) : { t: now, completed: {}, failed: {} };
+    this.#primed = true;
     const leases: Record<string, PartitionLag[]> = {};
     const seen = new Set<string>();
     samples.forEach((s, i) => {
@@ -192,6 +197,7 @@ export class OpsMonitor {
     const moves = full ? [...this.#moves] : this.#newMoves;
     if (!full) this.#newMoves = [];
     return {
+      full,
       now: Date.now(),
       bucketMs: BUCKET_MS,
       windowMs: WINDOW_MS,
