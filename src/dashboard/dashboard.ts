@@ -74,7 +74,11 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     return reader;
   };
 
-  async function snapshot(historyLimit = o.historyLimit): Promise<Snapshot> {
+  /**
+   * The picture with queue counts. `shared`: the pages' poll, which reuses the counts of the sampler's
+   * last sample (at most 1.5 s old) instead of reading them again every `pollInterval`.
+   */
+  async function snapshot(historyLimit = o.historyLimit, shared = false): Promise<Snapshot> {
     const snap = await readSnapshot(o.port, tables, historyLimit).catch((error: unknown) => {
       throw explain(error, o.schema, o.tablePrefix);
     });
@@ -97,7 +101,13 @@ export function createDashboard(options: DashboardOptions): Dashboard {
           views.push(p);
         }
       }
-      const counts = await withTimeout(queues.counts(targets), REDIS_TIMEOUT_MS, redisTimeout);
+      const recent = shared
+        ? ops.recentCounts(
+            targets.map((t) => t.queue),
+            1500,
+          )
+        : undefined;
+      const counts = recent ?? (await withTimeout(queues.counts(targets), REDIS_TIMEOUT_MS, redisTimeout));
       views.forEach((p, i) => (p.jobs = counts[i]));
     } catch (error) {
       snap.redis.error = error instanceof Error ? error.message : String(error);
@@ -108,7 +118,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   const ops = new OpsMonitor(queueReader, o.stuckAfter);
   let opsTimer: NodeJS.Timeout | undefined;
   const feed = new LiveFeed(
-    () => snapshot(),
+    () => snapshot(o.historyLimit, true),
     o.pollInterval,
     { maxStreams: o.maxStreams, maxBufferBytes: o.maxStreamBuffer },
     {

@@ -6,7 +6,7 @@
  */
 import { withTimeout } from '../lease/timeout.js';
 import type { QueueSample, QueueSource, QueueTarget } from './queue-source.js';
-import type { Snapshot } from './types.js';
+import type { QueueCounts, Snapshot } from './types.js';
 
 export const WINDOW_MS = 15 * 60_000;
 /** Throughput is counted in buckets of this many ms (so 900 per 15 minutes). */
@@ -77,6 +77,9 @@ export class OpsMonitor {
   #inFlight: Promise<void> | undefined;
   #newMoves: MoveMark[] = [];
   #primed = false;
+  /** The counts of the last sample, per queue, and when it was taken. */
+  #counts = new Map<string, QueueCounts>();
+  #countsAt = 0;
 
   constructor(source: () => Promise<QueueSource> | undefined, stuckAfter: number, sampleEvery = BUCKET_MS) {
     this.#source = source;
@@ -121,6 +124,13 @@ export class OpsMonitor {
       return;
     }
     const now = Date.now();
+    this.#counts = new Map(
+      samples.map((x, i) => [
+        (targets[i] as QueueTarget).queue,
+        { waiting: x.waiting, active: x.active, delayed: x.delayed, failed: x.failed },
+      ]),
+    );
+    this.#countsAt = now;
     // The first sample only sets the completion marks: it has nothing to count yet.
     const point = this.#primed ? this.#bucket(now) : { t: now, completed: {}, failed: {} };
     this.#primed = true;
@@ -207,6 +217,21 @@ export class OpsMonitor {
       moves,
       error: this.#error,
     };
+  }
+
+  /**
+   * The counts of these queues from a sample younger than `maxAgeMs`, or undefined: the page's poll
+   * reuses them instead of reading the same keys again while the sampler runs.
+   */
+  recentCounts(queues: string[], maxAgeMs: number): QueueCounts[] | undefined {
+    if (Date.now() - this.#countsAt > maxAgeMs) return undefined;
+    const out: QueueCounts[] = [];
+    for (const q of queues) {
+      const c = this.#counts.get(q);
+      if (!c) return undefined;
+      out.push(c);
+    }
+    return out;
   }
 
   /** Lag per partition from the last sample (what /metrics reports). */
