@@ -41,6 +41,31 @@ export interface MoveMark {
   reason: string;
 }
 
+/**
+ * One lease's lag, column-wise (index = partition) so a 4096-partition lease stays small on the wire:
+ * about 20 bytes per partition and event.
+ */
+export interface LeaseLag {
+  waiting: number[];
+  active: number[];
+  lagMs: (number | null)[];
+  headForMs: (number | null)[];
+  /** The stuck partitions. */
+  stuck: number[];
+}
+
+function columns(parts: PartitionLag[]): LeaseLag {
+  const out: LeaseLag = { waiting: [], active: [], lagMs: [], headForMs: [], stuck: [] };
+  for (const p of parts) {
+    out.waiting[p.partition] = p.waiting;
+    out.active[p.partition] = p.active;
+    out.lagMs[p.partition] = p.lagMs;
+    out.headForMs[p.partition] = p.headForMs;
+    if (p.stuck) out.stuck.push(p.partition);
+  }
+  return out;
+}
+
 /** What the page gets in an `ops` event. */
 export interface OpsView {
   /** True on a page's first event: `points` and `moves` cover the whole window (replace, not merge). */
@@ -50,7 +75,7 @@ export interface OpsView {
   bucketMs: number;
   windowMs: number;
   stuckAfterMs: number;
-  leases: Record<string, PartitionLag[]>;
+  leases: Record<string, LeaseLag>;
   /** Oldest first; on a page's first event the whole window, afterwards the last few buckets. */
   points: ThroughputPoint[];
   /** Moves in the window (first event) or since the previous event. */
@@ -212,7 +237,7 @@ export class OpsMonitor {
       bucketMs: BUCKET_MS,
       windowMs: WINDOW_MS,
       stuckAfterMs: this.#stuckAfter,
-      leases: this.#leases,
+      leases: Object.fromEntries(Object.entries(this.#leases).map(([name, parts]) => [name, columns(parts)])),
       points: full ? [...this.#points] : this.#points.slice(-3),
       moves,
       error: this.#error,

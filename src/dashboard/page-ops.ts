@@ -28,11 +28,11 @@ export const OPS_SCRIPT = String.raw`
     }
     return 'rgb(153, 27, 27)';
   }
+  // Column-wise per lease (index = partition): { waiting, active, lagMs, headForMs, stuck: [partitions] }.
   function lagOf(lease, p) {
-    var parts = OPS.leases[lease];
-    if (!parts) return null;
-    for (var i = 0; i < parts.length; i++) if (parts[i].partition === p) return parts[i];
-    return null;
+    var l = OPS.leases[lease];
+    if (!l || l.waiting[p] === undefined) return null;
+    return { partition: p, waiting: l.waiting[p], active: l.active[p], lagMs: l.lagMs[p], headForMs: l.headForMs[p], stuck: l.stuckSet[p] === true };
   }
 
   function onOps(v) {
@@ -52,6 +52,10 @@ export const OPS_SCRIPT = String.raw`
     while (OPS.points.length && OPS.points[0].t < cut) OPS.points.shift();
     while (OPS.moves.length && OPS.moves[0].at < cut) OPS.moves.shift();
     OPS.leases = v.leases;
+    Object.keys(v.leases).forEach(function (name) {
+      var l = v.leases[name]; l.stuckSet = {};
+      l.stuck.forEach(function (p) { l.stuckSet[p] = true; });
+    });
     var qp = $('queue-problem');
     if (v.error) { qp.hidden = false; qp.textContent = 'Lag and throughput unavailable: Redis read failed: ' + v.error; }
     else { qp.hidden = true; qp.textContent = ''; }
@@ -102,10 +106,9 @@ export const OPS_SCRIPT = String.raw`
   function opsSummary() {
     var stuck = [], maxLag = null;
     Object.keys(OPS.leases).forEach(function (name) {
-      OPS.leases[name].forEach(function (p) {
-        if (p.stuck) stuck.push(name + ' ' + p.partition);
-        if (p.lagMs !== null && (maxLag === null || p.lagMs > maxLag)) maxLag = p.lagMs;
-      });
+      var l = OPS.leases[name];
+      l.stuck.forEach(function (p) { stuck.push(name + ' ' + p); });
+      l.lagMs.forEach(function (ms) { if (ms !== null && ms !== undefined && (maxLag === null || ms > maxLag)) maxLag = ms; });
     });
     var s = $('stuck');
     if (stuck.length) {

@@ -116,11 +116,15 @@ describe("operators' view", () => {
         for (const v of seen) for (const p of v.points) done.set(p.t, p.completed['worker-a'] ?? 0);
         return [...done.values()].reduce((x, y) => x + y, 0) >= 5;
       }, 10_000);
-      const last = seen[seen.length - 1] as OpsView;
-      const hung = last.leases.ops?.find((p) => p.partition === HUNG);
-      expect(hung).toMatchObject({ waiting: 3, active: 1, stuck: true });
-      expect(hung?.lagMs).toBeGreaterThan(1000);
-      expect(last.leases.ops?.find((p) => p.partition === BUSY)?.stuck).toBe(false);
+      const ops = (seen[seen.length - 1] as OpsView).leases.ops;
+      // Column-wise, index = partition.
+      expect(ops?.waiting).toHaveLength(SIZE);
+      expect(ops?.waiting[HUNG]).toBe(3);
+      expect(ops?.active[HUNG]).toBe(1);
+      expect(ops?.lagMs[HUNG]).toBeGreaterThan(1000);
+      expect(ops?.headForMs[HUNG]).toBeGreaterThan(1000);
+      expect(ops?.lagMs[BUSY]).toBeNull();
+      expect(ops?.stuck).toEqual([HUNG]);
     } finally {
       stream.close();
     }
@@ -168,5 +172,11 @@ describe("operators' view", () => {
       expect((JSON.parse(res.body) as { error: string }).error, path).toContain(text);
     }
     expect((await request(`${url}api/leases/nope/partitions/0`)).status).toBe(404);
+  });
+
+  it('validates stuckAfter, naming it', () => {
+    expect(() => createDashboard({ db: pool, stuckAfter: 10 })).toThrow(
+      'Expected `stuckAfter` to be an integer from 1000 to 86400000, got `10` (number)',
+    );
   });
 });
