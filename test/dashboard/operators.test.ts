@@ -160,6 +160,25 @@ describe("operators' view", () => {
     expect(hung.lag?.stuck).toBe(true);
   });
 
+  it('shows an ordered retry backing off: its error, attempts and next attempt time', async () => {
+    const BACKOFF = 0;
+    const job = await queue.add(
+      'charge',
+      { kind: 'fail' },
+      { partitionKey: keyOf(BACKOFF), attempts: 3, backoff: { type: 'fixed', delay: 20_000 } },
+    );
+    const detail = await waitFor('the retry to back off', async () => {
+      const d = JSON.parse((await request(`${url}api/leases/ops/partitions/${BACKOFF}`)).body) as {
+        backoffUntil: number | null;
+        next: { id: string; attempts: number; lastError: string | null } | null;
+      };
+      return d.backoffUntil !== null && d.next?.id === job.id && d;
+    });
+    expect(detail.next).toMatchObject({ attempts: 1, lastError: 'card declined <b>' });
+    expect(detail.backoffUntil).toBeGreaterThan(Date.now() + 10_000);
+    expect(detail.backoffUntil).toBeLessThan(Date.now() + 21_000);
+  });
+
   it('refuses a partition outside the lease, or not a number, with 400', async () => {
     for (const [path, text] of [
       ['api/leases/ops/partitions/4', 'a decimal integer from 0 to 3'],
