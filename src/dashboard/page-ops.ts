@@ -137,7 +137,9 @@ export const OPS_SCRIPT = String.raw`
   function renderChart() {
     var box = $('chart'), card = $('throughput');
     if (!OPS.on) return;
-    card.hidden = false;
+    // Nothing to chart while no lease has partition queues.
+    card.hidden = Object.keys(OPS.leases).length === 0;
+    if (card.hidden) return;
     // The newest bucket is still filling: drawn from the one before.
     var pts = OPS.points.slice(0, -1);
     clear(box);

@@ -140,6 +140,22 @@ describe.skipIf(!CHROMIUM)("operators' view in Chromium", () => {
       new RegExp(`1 stuck partition .*${NAME} ${stuck}\\b`),
     );
     expect(await page.locator('#stat-stuck').innerText()).toBe('1');
+    // The Lag switch colours the grid by the heat scale: the stuck cell is far along it, the others pale.
+    const background = (p: number) =>
+      page.$eval(
+        `[data-lease="${NAME}"] .cell[data-partition="${p}"]`,
+        (c) => getComputedStyle(c).backgroundColor,
+      );
+    const ownerColour = await background(stuck);
+    await page.click(`[data-lease="${NAME}"] .toggle button[data-mode="lag"]`);
+    await page.waitForSelector(`[data-lease="${NAME}"][data-grid-mode="lag"]`);
+    await page.waitForFunction(() => document.getAnimations().length === 0);
+    const hot = (await background(stuck)).match(/\d+/g)?.map(Number) ?? [];
+    expect(await background(stuck)).not.toBe(ownerColour);
+    expect(hot[0]).toBeGreaterThan(200); // red channel high, blue low: yellow to red
+    expect(hot[2]).toBeLessThan(200); // past the pale end (blue 231 at 0 s)
+    await page.click(`[data-lease="${NAME}"] .toggle button[data-mode="owner"]`);
+    await page.waitForSelector(`[data-lease="${NAME}"][data-grid-mode="owner"]`);
     await page.click(`[data-lease="${NAME}"] .cell[data-partition="${stuck}"]`);
     await page.waitForSelector('#detail table[data-jobs="running"]');
     const detail = await page.locator('#detail').innerText();
