@@ -3,7 +3,6 @@
  * Prometheus metrics, plus `listen()` / `close()` helpers. Read-only: nothing here writes to the database
  * or to Redis.
  */
-import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -11,12 +10,24 @@ import type { Registry } from 'prom-client';
 
 import { notifyChannel } from '../lease/store.js';
 import { withTimeout } from '../lease/timeout.js';
+import { isApiPath, serveApi } from './api.js';
 import { COOKIE_NAME, hasToken, hostOf, isLoopbackHost, safeEqual } from './auth.js';
+import {
+  methodNotAllowed,
+  newNonce,
+  readBody,
+  sendHtml,
+  sendJson,
+  sendText,
+  setCommonHeaders,
+} from './http.js';
 import { LiveFeed } from './live.js';
 import { createDashboardMetrics } from './metrics.js';
+import { BUCKET_MS, OpsMonitor } from './ops.js';
 import { type DashboardOptions, resolveDashboardOptions, tokenRequired } from './options.js';
 import { dashboardPage, loginPage } from './page.js';
-import { createQueueReader, type QueueReader, type QueueTarget } from './queues.js';
+import { BadRequest } from './query.js';
+import { createQueueReader, type QueueSource as QueueReader, type QueueTarget } from './queues.js';
 import { readHistory, readMovesSince, readSnapshot, tableNames } from './snapshot.js';
 import type { LeaseView, Snapshot } from './types.js';
 
@@ -44,7 +55,6 @@ export interface Dashboard {
   close(): Promise<void>;
 }
 
-const HISTORY_MAX = 1000;
 /** Redis reads give up after this long (an ioredis with `maxRetriesPerRequest: null` waits forever). */
 const REDIS_TIMEOUT_MS = 2_000;
 const redisTimeout = () => new Error(`Redis did not answer within ${REDIS_TIMEOUT_MS} ms`);
@@ -64,7 +74,11 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     return reader;
   };
 
-  async function snapshot(historyLimit = o.historyLimit): Promise<Snapshot> {
+  /**
+   * The picture with queue counts. `shared`: the pages' poll, which reuses the counts of the sampler's
+   * last sample (at most 1.5 s old) instead of reading them again every `pollInterval`.
+   */
+  async function snapshot(historyLimit = o.historyLimit, shared = false): Promise<Snapshot> {
     const snap = await readSnapshot(o.port, tables, historyLimit).catch((error: unknown) => {
       throw explain(error, o.schema, o.tablePrefix);
     });
@@ -87,7 +101,13 @@ export function createDashboard(options: DashboardOptions): Dashboard {
           views.push(p);
         }
       }
-      const counts = await withTimeout(queues.counts(targets), REDIS_TIMEOUT_MS, redisTimeout);
+      const recent = shared
+        ? ops.recentCounts(
+            targets.map((t) => t.queue),
+            1500,
+          )
+        : undefined;
+      const counts = recent ?? (await withTimeout(queues.counts(targets), REDIS_TIMEOUT_MS, redisTimeout));
       views.forEach((p, i) => (p.jobs = counts[i]));
     } catch (error) {
       snap.redis.error = error instanceof Error ? error.message : String(error);
@@ -95,14 +115,63 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     return snap;
   }
 
+  const ops = new OpsMonitor(queueReader, o.stuckAfter);
+  let opsTimer: NodeJS.Timeout | undefined;
   const feed = new LiveFeed(
-    () => snapshot(),
+    () => snapshot(o.historyLimit, true),
     o.pollInterval,
-    () => void stopListening(),
+    { maxStreams: o.maxStreams, maxBufferBytes: o.maxStreamBuffer },
+    {
+      onIdle: () => {
+        clearInterval(opsTimer);
+        opsTimer = undefined;
+        void stopListening();
+      },
+      greeting: () => (o.connection ? { event: 'ops', data: ops.view(true) } : undefined),
+    },
   );
+  /** One sampler for every open page: lag, throughput and stuck partitions, once a second. */
+  function startOps(): void {
+    if (opsTimer || !o.connection || closing) return;
+    opsTimer = setInterval(() => {
+      const latest = feed.latest;
+      if (latest) void ops.observe(latest).then(() => feed.broadcast('ops', ops.view(false)));
+    }, BUCKET_MS);
+    opsTimer.unref?.();
+  }
+  /** The detail panel's read: running jobs, last failures and backoff of one partition queue. */
+  async function partitionJobs(lease: LeaseView, partition: number): Promise<unknown> {
+    const part = lease.partitions[partition];
+    const pending = queueReader();
+    if (!part?.queue || !pending) return undefined;
+    const target = { lease: lease.name, partition, queue: part.queue };
+    const jobs = await withTimeout(
+      pending.then((q) => q.partition(target)),
+      REDIS_TIMEOUT_MS,
+      redisTimeout,
+    );
+    const lag = ops.leases[lease.name]?.find((p) => p.partition === partition) ?? null;
+    return {
+      now: Date.now(),
+      lease: lease.name,
+      partition,
+      owner: part.owner,
+      status: part.status,
+      lag,
+      ...jobs,
+    };
+  }
+
   const registry = createDashboardMetrics({
     snapshot: () => snapshot(0),
     movesSince: (afterId) => readMovesSince(o.port, tables, afterId),
+    streams: () => feed.stats(),
+    lag: o.connection
+      ? async (s) => {
+          await ops.observe(s);
+          return ops.leases;
+        }
+      : undefined,
   });
 
   /** Gives the LISTEN connection back to the pool once no page is open. */
@@ -138,6 +207,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
         res.destroy(error instanceof Error ? error : undefined);
         return;
       }
+      if (error instanceof BadRequest) return sendJson(res, 400, { error: error.message });
       sendJson(res, 500, { error: error instanceof Error ? error.message : String(error) });
     });
   };
@@ -154,13 +224,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
 
     // Paths that are not the dashboard's go to the next handler (mounted at the root of an app).
     const known =
-      path === '/' ||
-      path === '/login' ||
-      path === '/events' ||
-      path === '/metrics' ||
-      path === '/api/leases' ||
-      path === '/api/history' ||
-      path.startsWith('/api/leases/');
+      path === '/' || path === '/login' || path === '/events' || path === '/metrics' || isApiPath(path);
     if (!known) {
       if (next) return next();
       sendJson(res, 404, { error: `Not found: ${path}` });
@@ -227,46 +291,16 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       }
       startListening();
       feed.subscribe(res);
+      startOps();
     } else if (path === '/metrics') {
       const text = await registry.metrics();
       res.writeHead(200, { 'Content-Type': registry.contentType }).end(text);
-    } else if (path === '/api/leases') {
-      const s = await snapshot(0);
-      sendJson(res, 200, { now: s.now, leases: s.leases, clients: s.clients, redis: s.redis });
-    } else if (path.startsWith('/api/leases/')) {
-      let name: string;
-      try {
-        name = decodeURIComponent(path.slice('/api/leases/'.length));
-      } catch {
-        return sendJson(res, 400, { error: 'The lease name in the path is not valid percent-encoding' });
-      }
-      const s = await snapshot(0);
-      const lease = s.leases.find((l) => l.name === name);
-      if (!lease) return sendJson(res, 404, { error: `No lease named ${JSON.stringify(name)}` });
-      const ids = new Set([
-        ...lease.members,
-        ...lease.partitions.map((p) => p.owner).filter((x): x is string => x !== null),
-      ]);
-      sendJson(res, 200, {
-        now: s.now,
-        lease,
-        clients: s.clients.filter((c) => ids.has(c.id)),
-        redis: s.redis,
+    } else if (isApiPath(path)) {
+      await serveApi(path, url.searchParams, res, {
+        snapshot,
+        history: (lease, limit) => readHistory(o.port, tables, lease, limit),
+        partitionJobs,
       });
-    } else if (path === '/api/history') {
-      const lease = url.searchParams.get('lease');
-      const rawLimit = url.searchParams.get('limit');
-      const limit = rawLimit === null ? 100 : Number(rawLimit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_MAX) {
-        return sendJson(res, 400, {
-          error: `Expected \`limit\` to be an integer from 1 to ${HISTORY_MAX}, got ${JSON.stringify(rawLimit)}`,
-        });
-      }
-      sendJson(
-        res,
-        200,
-        await readHistory(o.port, tables, lease === null || lease === '' ? null : lease, limit),
-      );
     }
   }
 
@@ -320,6 +354,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       closing ??= (async () => {
         const s = server;
         const closed = s ? new Promise<void>((resolve) => s.close(() => resolve())) : Promise.resolve();
+        clearInterval(opsTimer);
         await feed.close();
         s?.closeAllConnections();
         await closed;
@@ -338,58 +373,4 @@ function explain(error: unknown, schema: string, tablePrefix: string): unknown {
     `No dbleases tables in schema ${schema} with prefix ${tablePrefix} (${(error as Error).message}): start a lease client (it migrates) or check \`schema\` / \`tablePrefix\``,
     { cause: error },
   );
-}
-
-function newNonce(): string {
-  return randomBytes(16).toString('base64');
-}
-
-function setCommonHeaders(res: ServerResponse): void {
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Referrer-Policy', 'no-referrer');
-  res.setHeader('X-Frame-Options', 'DENY');
-  res.setHeader('Cache-Control', 'no-store');
-}
-
-function sendHtml(res: ServerResponse, status: number, html: string, nonce: string): void {
-  res.writeHead(status, {
-    'Content-Type': 'text/html; charset=utf-8',
-    'Content-Security-Policy':
-      `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; ` +
-      "img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-  });
-  res.end(html);
-}
-
-function sendJson(res: ServerResponse, status: number, data: unknown): void {
-  // `<` escaped too, so a response sniffed as HTML against the headers still runs nothing.
-  const body = JSON.stringify(data).replace(/</g, '\\u003c');
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' }).end(body);
-}
-
-function sendText(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' }).end(text);
-}
-
-function methodNotAllowed(res: ServerResponse, allow: string): void {
-  res.setHeader('Allow', allow);
-  sendJson(res, 405, { error: `This dashboard is read-only: use ${allow}` });
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        resolve(undefined);
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }

@@ -4,6 +4,8 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 
+import type { StreamStats } from './live.js';
+import type { PartitionLag } from './ops.js';
 import type { Snapshot } from './types.js';
 
 export interface MetricsSource {
@@ -12,6 +14,10 @@ export interface MetricsSource {
   movesSince(
     afterId: number,
   ): Promise<{ maxId: number; counts: { lease: string; reason: string; n: number }[] }>;
+  /** What the open event streams cost (no database read). */
+  streams?: () => StreamStats;
+  /** Lag per partition, from the shared sampler (only with Redis). */
+  lag?: (snapshot: Snapshot) => Promise<Record<string, PartitionLag[]>>;
 }
 
 export function createDashboardMetrics(source: MetricsSource, registry = new Registry()): Registry {
@@ -120,5 +126,103 @@ export function createDashboardMetrics(source: MetricsSource, registry = new Reg
       await movesInFlight;
     },
   });
+  if (source.streams) streamMetrics(source.streams, registry);
+  const lagOf = source.lag;
+  if (lagOf) {
+    let lagInFlight: Promise<Record<string, PartitionLag[]>> | undefined;
+    const lag = () => {
+      lagInFlight ??= snapshot()
+        .then(lagOf)
+        .finally(() => setImmediate(() => (lagInFlight = undefined)));
+      return lagInFlight;
+    };
+    lagMetrics(lag, registry);
+  }
   return registry;
+}
+
+/** Lag per partition and stuck partitions, from the sampler the pages share. */
+function lagMetrics(lag: () => Promise<Record<string, PartitionLag[]>>, registry: Registry): void {
+  new Gauge({
+    name: 'dbleases_partition_lag_seconds',
+    help: 'Age of the next job (the oldest waiting) of each partition queue, in seconds; 0 when nothing waits',
+    labelNames: ['lease', 'partition'] as const,
+    registers: [registry],
+    async collect() {
+      const leases = await lag();
+      this.reset();
+      for (const [lease, parts] of Object.entries(leases))
+        for (const p of parts) this.set({ lease, partition: String(p.partition) }, (p.lagMs ?? 0) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'dbleases_partition_waiting_jobs',
+    help: 'Jobs waiting in each partition queue (waiting, prioritized and paused)',
+    labelNames: ['lease', 'partition'] as const,
+    registers: [registry],
+    async collect() {
+      const leases = await lag();
+      this.reset();
+      for (const [lease, parts] of Object.entries(leases))
+        for (const p of parts) this.set({ lease, partition: String(p.partition) }, p.waiting);
+    },
+  });
+  new Gauge({
+    name: 'dbleases_partitions_stuck',
+    help: 'Partitions whose owner is live but whose next job has not moved for longer than stuckAfter, per lease',
+    labelNames: ['lease'] as const,
+    registers: [registry],
+    async collect() {
+      const leases = await lag();
+      this.reset();
+      for (const [lease, parts] of Object.entries(leases))
+        this.set({ lease }, parts.filter((p) => p.stuck).length);
+    },
+  });
+}
+
+/** The cost of open pages: streams, refusals past `maxStreams`, slow readers cut off, unsent bytes. */
+function streamMetrics(stats: () => StreamStats, registry: Registry): void {
+  new Gauge({
+    name: 'dbleases_dashboard_streams',
+    help: 'Open event streams (pages) of this dashboard',
+    registers: [registry],
+    collect() {
+      this.set(stats().open);
+    },
+  });
+  new Counter({
+    name: 'dbleases_dashboard_streams_refused_total',
+    help: 'Event streams answered 503 because maxStreams were open',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(stats().refused);
+    },
+  });
+  new Counter({
+    name: 'dbleases_dashboard_streams_slow_disconnected_total',
+    help: 'Event streams disconnected because their unsent bytes would pass maxStreamBuffer',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(stats().slowDisconnected);
+    },
+  });
+  new Gauge({
+    name: 'dbleases_dashboard_stream_buffered_bytes',
+    help: 'Unsent bytes of the open event stream that holds the most, now',
+    registers: [registry],
+    collect() {
+      this.set(Math.max(0, ...stats().bufferedBytes));
+    },
+  });
+  new Gauge({
+    name: 'dbleases_dashboard_stream_buffered_bytes_peak',
+    help: 'The most unsent bytes any event stream held after a write, since the dashboard started',
+    registers: [registry],
+    collect() {
+      this.set(stats().peakBufferedBytes);
+    },
+  });
 }

@@ -46,6 +46,18 @@ export interface DashboardOptions {
   pollInterval?: number;
   /** How many recent moves the page and SSE snapshots carry. @defaultValue 50 */
   historyLimit?: number;
+  /** Open event streams (pages) at most; one more is answered 503 with `Retry-After`. @defaultValue 100 */
+  maxStreams?: number;
+  /**
+   * Bytes an event stream may hold unsent (a page that stopped reading) before it is disconnected; its
+   * browser reconnects and starts from a full snapshot. At least 64 KiB. @defaultValue 1 MiB
+   */
+  maxStreamBuffer?: number;
+  /**
+   * A partition is flagged stuck when its owner is live, jobs wait, and the next job has stayed the
+   * next one for longer than this many ms (needs `connection`). @defaultValue 60000
+   */
+  stuckAfter?: number;
 }
 
 export const DEFAULTS = {
@@ -54,6 +66,9 @@ export const DEFAULTS = {
   prefix: 'bull',
   pollInterval: 300,
   historyLimit: 50,
+  maxStreams: 100,
+  maxStreamBuffer: 1024 * 1024,
+  stuckAfter: 60_000,
 } as const;
 
 export interface ResolvedDashboardOptions {
@@ -68,6 +83,9 @@ export interface ResolvedDashboardOptions {
   links: { text: string; url: string }[];
   pollInterval: number;
   historyLimit: number;
+  maxStreams: number;
+  maxStreamBuffer: number;
+  stuckAfter: number;
 }
 
 const KNOWN = new Set([
@@ -83,6 +101,9 @@ const KNOWN = new Set([
   'token',
   'pollInterval',
   'historyLimit',
+  'maxStreams',
+  'maxStreamBuffer',
+  'stuckAfter',
 ]);
 
 function integerIn(name: string, value: unknown, min: number, max: number): number {
@@ -154,6 +175,14 @@ export function resolveDashboardOptions(options: DashboardOptions): ResolvedDash
     links: links.map((l) => ({ text: l.text, url: l.url })),
     pollInterval: integerIn('pollInterval', options.pollInterval ?? DEFAULTS.pollInterval, 50, 60_000),
     historyLimit: integerIn('historyLimit', options.historyLimit ?? DEFAULTS.historyLimit, 0, 1000),
+    maxStreams: integerIn('maxStreams', options.maxStreams ?? DEFAULTS.maxStreams, 1, 10_000),
+    maxStreamBuffer: integerIn(
+      'maxStreamBuffer',
+      options.maxStreamBuffer ?? DEFAULTS.maxStreamBuffer,
+      64 * 1024,
+      256 * 1024 * 1024,
+    ),
+    stuckAfter: integerIn('stuckAfter', options.stuckAfter ?? DEFAULTS.stuckAfter, 1000, 86_400_000),
   };
 }
 

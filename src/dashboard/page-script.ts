@@ -4,7 +4,10 @@
  * `<img src=x onerror=alert(1)>` shows as text. Colours are a pure function of the client id (FNV-1a),
  * so every dashboard and every reload shows a client in the same colour.
  */
-export const PAGE_SCRIPT = String.raw`
+import { OPS_SCRIPT } from './page-ops.js';
+
+export const PAGE_SCRIPT =
+  String.raw`
 (function () {
   'use strict';
   var S = { snap: null, offset: 0, ages: {}, agesAt: 0, expires: {}, pinned: null, hover: null, cards: {}, es: null, lastEvent: 0, attempts: 0, timer: null };
@@ -106,6 +109,7 @@ export const PAGE_SCRIPT = String.raw`
       tick();
     });
     es.addEventListener('problem', function (e) { alive(); problem(JSON.parse(e.data).message); });
+    es.addEventListener('ops', function (e) { alive(); onOps(JSON.parse(e.data)); });
     es.onerror = function () { lost(); };
   }
   function lost() {
@@ -137,7 +141,7 @@ export const PAGE_SCRIPT = String.raw`
     S.offset = Date.parse(snap.now) - Date.now();
     S.ages = {}; S.agesAt = Date.now(); S.expires = {};
     snap.clients.forEach(function (c) { S.ages[c.id] = c.heartbeatAgeMs; S.expires[c.id] = c.expiresAt; });
-    renderSummary(snap); renderLeases(snap); renderClients(snap); renderHistory(snap); renderDetail();
+    renderSummary(snap); renderLeases(snap); opsGrid(); renderClients(snap); renderHistory(snap); renderDetail();
     var rp = $('redis-problem');
     if (snap.redis && snap.redis.error) { rp.hidden = false; rp.textContent = 'Queue counts unavailable: Redis read failed: ' + snap.redis.error; }
     else { rp.hidden = true; rp.textContent = ''; }
@@ -160,6 +164,7 @@ export const PAGE_SCRIPT = String.raw`
       stat('Clients', live, '', snap.clients.length > live ? (snap.clients.length - live) + ' expired' : ''),
       stat('Last move', snap.history.length ? rel(snap.history[0].at) : '\u2014'));
     s.lastChild.lastChild.id = 'last-move';
+    opsStats(s);
   }
 
   function leaseCard(lease) {
@@ -342,6 +347,7 @@ export const PAGE_SCRIPT = String.raw`
       });
       box.appendChild(jobs);
     }
+    if (OPS.on) opsDetail(box, found);
   }
 
   function tick() {
@@ -358,6 +364,9 @@ export const PAGE_SCRIPT = String.raw`
   }
   setInterval(tick, 250);
 
+` +
+  OPS_SCRIPT +
+  String.raw`
   connect();
 })();
 `;

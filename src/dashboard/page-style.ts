@@ -91,4 +91,33 @@ footer { color: var(--faint); font-size: 12px; text-align: center; padding: 8px 
 .login input { width: 100%; padding: 9px 11px; border: 1px solid #cfd5de; border-radius: 8px; font: inherit; margin: 6px 0 12px; }
 .login button { width: 100%; padding: 9px 12px; border: 0; border-radius: 8px; background: var(--accent); color: #fff; font: 600 14px system-ui, sans-serif; cursor: pointer; }
 .login .err { color: var(--bad); margin: 0 0 10px; }
+.stat .v.bad { color: var(--bad); }
+.toggle { display: inline-flex; align-items: center; gap: 0; margin-left: auto; margin-right: 12px; font-size: 12px; }
+.toggle button { font: 600 12px system-ui, sans-serif; padding: 3px 10px; border: 1px solid #cfd5de; background: #fff; color: var(--muted); cursor: pointer; }
+.toggle button:first-child { border-radius: 999px 0 0 999px; } .toggle button:nth-child(2) { border-radius: 0 999px 999px 0; border-left: 0; }
+.toggle button.on { background: #111827; color: #fff; border-color: #111827; }
+.heat-scale { display: inline-flex; align-items: center; gap: 6px; margin-left: 10px; color: var(--muted); }
+.heat-scale i { display: inline-block; width: 70px; height: 8px; border-radius: 4px; background: linear-gradient(90deg, rgb(220, 252, 231), rgb(253, 224, 71) 35%, rgb(249, 115, 22) 70%, rgb(153, 27, 27)); }
+.cell .heat { position: absolute; left: 2px; right: 2px; bottom: 2px; height: 4px; border-radius: 2px; pointer-events: none; }
+.grid.dense .cell .heat { left: 0; right: 0; bottom: 0; height: 3px; border-radius: 0; }
+[data-grid-mode="lag"] .cell .heat { display: none; }
+[data-grid-mode="lag"] .cell { color: #1b2330; text-shadow: none; border-style: solid; border-color: rgba(0, 0, 0, .08); background-image: none; opacity: 1; }
+.cell[data-stuck="true"] { outline: 2px solid var(--bad); outline-offset: 1px; }
+.cell[data-stuck="true"]::after { content: "!"; position: absolute; left: 2px; top: 1px; font: 700 10px/1 var(--mono); color: #fff; background: var(--bad); border-radius: 3px; padding: 1px 3px; text-shadow: none; }
+.grid.dense .cell[data-stuck="true"]::after { display: none; }
+.badge.stuck { background: #fdecec; color: #9b2525; }
+#chart svg { display: block; overflow: visible; }
+#chart .gridline { stroke: #eef0f3; } #chart .baseline { stroke: #c8ced8; } #chart .tick { stroke: #c8ced8; }
+#chart .axis { fill: var(--muted); font: 11px var(--mono); }
+#chart .series { fill: none; stroke-linejoin: round; stroke-linecap: round; }
+#chart .series.client { stroke-width: 1.5; opacity: .9; }
+#chart .series.total { stroke: #111827; stroke-width: 2.2; }
+#chart .series.failed { stroke: var(--bad); stroke-width: 1.5; stroke-dasharray: 4 3; }
+#chart .move { fill: #f59e0b; } #chart .move.crash { fill: var(--bad); }
+#chart .move-line { stroke: #f59e0b; stroke-width: 1; stroke-dasharray: 2 3; opacity: .55; } #chart .move-line.crash { stroke: var(--bad); }
+.swatch.total { background: #111827; } .swatch.failed { background: var(--bad); } .swatch.move { background: #f59e0b; border-radius: 50%; }
+.detail dl.ops { margin-top: 12px; }
+.detail h3 { font-size: 12px; text-transform: uppercase; letter-spacing: .4px; color: var(--muted); margin: 14px 0 6px; }
+.jobs-table { font-size: 12px; } .jobs-table th, .jobs-table td { padding: 4px 6px; } .jobs-table td { overflow-wrap: anywhere; }
+.detail .err { color: var(--bad); font-size: 13px; }
 `;

@@ -34,10 +34,17 @@ export function dashboardPage(opts: {
 </header>
 <div id="problem" class="banner" hidden></div>
 <div id="redis-problem" class="banner" hidden></div>
+<div id="queue-problem" class="banner" hidden></div>
+<div id="stuck" class="banner bad" role="alert" hidden></div>
 <main>
   <section class="summary" id="summary"></section>
   <div class="layout">
     <div>
+      <section class="card" id="throughput" hidden>
+        <h2>Throughput <span class="meta" id="chart-meta"></span></h2>
+        <div id="chart"></div>
+        <div class="legend" id="chart-legend"></div>
+      </section>
       <div id="leases"></div>
       <section class="card">
         <h2>Clients <span class="meta" id="clients-meta"></span></h2>
