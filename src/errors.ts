@@ -15,7 +15,8 @@ export type DbleasesErrorCode =
   | 'DUPLICATE_WORKER'
   | 'DATABASE_READ_ONLY'
   | 'DATABASE_ERROR'
-  | 'REDIS_UNREACHABLE';
+  | 'REDIS_UNREACHABLE'
+  | 'UNSUPPORTED_PEER_VERSION';
 
 /** The base of every error this library throws or emits. */
 export class DbleasesError extends Error {

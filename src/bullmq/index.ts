@@ -1,7 +1,10 @@
 /**
  * BullMQ adapter: partition-keyed queues (`PartitionedQueue`) and Workers that follow the lease
- * (`PartitionedWorker`). Peer dependencies: `bullmq` 6 and `ioredis` 5.
+ * (`PartitionedWorker`). Peer dependencies: `bullmq` 6 and `ioredis` 5 or 6.
  */
+// First: refuses an unsupported BullMQ before anything uses it.
+import './bullmq-version.js';
+
 export type { ConnectionInput } from './connection.js';
 export type { PartitionKey } from './hash.js';
 export { canonicalKey, fnv1a32, partitionOf } from './hash.js';

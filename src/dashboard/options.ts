@@ -1,9 +1,8 @@
-import type { Redis, RedisOptions } from 'ioredis';
-
 import { partitionQueueName } from '../bullmq/names.js';
 import { DbleasesError, invalidArgument, invalidOption } from '../errors.js';
 import { type DbPort, toDbPort } from '../lease/db.js';
 import { MAX_PREFIX_LENGTH, validateIdentifier } from '../options.js';
+import type { RedisConnection } from './types.js';
 
 export interface DashboardOptions {
   /** A `pg.Pool`, a PGlite instance, or a Drizzle database built on either (the same kinds as `createClient`). */
@@ -16,7 +15,7 @@ export interface DashboardOptions {
    * Redis, for the job counts of partition queues: an ioredis instance (left open on `close()`) or
    * ioredis options (a connection is opened and closed by the dashboard). Without it, no counts.
    */
-  connection?: Redis | RedisOptions;
+  connection?: RedisConnection;
   /**
    * Lease names that have BullMQ partition queues (one queue per partition). Only used with `connection`.
    * @defaultValue the leases whose partition count `dbleases/bullmq` recorded in Redis
@@ -75,7 +74,7 @@ export interface ResolvedDashboardOptions {
   port: DbPort;
   schema: string;
   tablePrefix: string;
-  connection: Redis | RedisOptions | undefined;
+  connection: RedisConnection | undefined;
   queues: string[] | undefined;
   prefix: string;
   queueName: (lease: string, partition: number) => string;

@@ -9,7 +9,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import { partitionCountKey } from '../bullmq/names.js';
 import { DbleasesError } from '../errors.js';
 import type { FailedJob, QueueSample, QueueSource, RunningJob } from './queue-source.js';
-import type { QueueCounts } from './types.js';
+import type { QueueCounts, RedisConnection } from './types.js';
 
 export type { QueueSource, QueueTarget } from './queue-source.js';
 
@@ -40,7 +40,7 @@ const num = (v: unknown): number => Number(v) || 0;
 const numOrNull = (v: unknown): number | null =>
   v === null || v === undefined || v === '' ? null : Number(v);
 
-async function connect(connection: Redis | RedisOptions): Promise<{ redis: Redis; owned: boolean }> {
+async function connect(connection: RedisConnection): Promise<{ redis: Redis; owned: boolean }> {
   if (isRedisInstance(connection)) return { redis: connection, owned: false };
   let IORedis: typeof import('ioredis').Redis;
   try {
@@ -56,7 +56,7 @@ async function connect(connection: Redis | RedisOptions): Promise<{ redis: Redis
     maxRetriesPerRequest: 1,
     enableOfflineQueue: true,
     lazyConnect: false,
-    ...connection,
+    ...(connection as RedisOptions),
   });
   // Connection errors surface on the next read as a rejected promise; keep ioredis from logging them.
   redis.on('error', () => {});
@@ -64,10 +64,7 @@ async function connect(connection: Redis | RedisOptions): Promise<{ redis: Redis
 }
 
 /** Wraps an ioredis instance (kept open) or creates one from options (closed by `close()`). */
-export async function createQueueReader(
-  connection: Redis | RedisOptions,
-  prefix: string,
-): Promise<QueueSource> {
+export async function createQueueReader(connection: RedisConnection, prefix: string): Promise<QueueSource> {
   const { redis, owned } = await connect(connection);
   const cluster = (redis as { isCluster?: boolean }).isCluster === true;
   const key = (queue: string, name: string) => `${prefix}:${queue}:${name}`;

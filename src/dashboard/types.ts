@@ -90,3 +90,10 @@ export interface Snapshot {
   /** Set when the dashboard reads queue counts from Redis; `error` says why the last read failed. */
   redis: { prefix: string; error: string | null } | null;
 }
+
+/**
+ * Redis for the dashboard's job counts: an ioredis `Redis` or `Cluster` instance, or ioredis
+ * `RedisOptions`. Declared structurally (any object) so that these types never need ioredis installed
+ * — a lease-only project type-checks without it; the dashboard checks the value when it runs.
+ */
+export type RedisConnection = object;
