@@ -2,6 +2,8 @@
 import type { ParseArgsConfig } from 'node:util';
 
 import { DbleasesError } from '../errors.js';
+import { validateIdentifier } from '../options.js';
+import { startHint } from './install.js';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -21,6 +23,15 @@ export const COMMON_OPTIONS = {
 export function parsing<T>(parse: () => T): T {
   try {
     return parse();
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** A `--schema`/`--table-prefix` value checked like the library checks it, but a usage mistake (exit 2). */
+export function identifierFlag(flag: string, value: string, maxLength: number): string {
+  try {
+    return validateIdentifier(flag, value, maxLength);
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
@@ -65,7 +76,7 @@ export function describeError(error: unknown, context: { databaseUrl?: string } 
     e?.code ?? (Array.isArray(e?.errors) ? (e.errors[0] as { code?: string } | undefined)?.code : undefined);
   const where = context.databaseUrl ? ` at ${redact(context.databaseUrl)}` : '';
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ETIMEDOUT') {
-    return `Could not connect to Postgres${where} (${code}): is it running? Start one with \`docker compose up -d\` or pass --database-url`;
+    return `Could not connect to Postgres${where} (${code}): is it running? ${capitalize(startHint('Postgres', 'pass --database-url / set DATABASE_URL'))}`;
   }
   if (code === '42P01') {
     return `No dbleases tables found${where} (${e.message}): check --schema and --table-prefix, or start a lease client first (it creates them)`;
@@ -74,6 +85,10 @@ export function describeError(error: unknown, context: { databaseUrl?: string } 
     return `Postgres refused the connection${where}: ${e.message}`;
   const message = e?.message || String(error);
   return message.split('\n')[0] ?? message;
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** Replaces control characters (terminal escape sequences) in strings read from the database. */

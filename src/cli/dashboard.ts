@@ -6,9 +6,18 @@ import pg from 'pg';
 import { isLoopbackHost } from '../dashboard/auth.js';
 import { createDashboard } from '../dashboard/dashboard.js';
 import { readSnapshot, tableNames } from '../dashboard/snapshot.js';
+import { DbleasesError } from '../errors.js';
 import { toDbPort } from '../lease/db.js';
-import { MAX_PREFIX_LENGTH, validateIdentifier } from '../options.js';
-import { COMMON_OPTIONS, databaseUrl, parsing, redact, UsageError, withDatabase } from './args.js';
+import { MAX_PREFIX_LENGTH } from '../options.js';
+import {
+  COMMON_OPTIONS,
+  databaseUrl,
+  identifierFlag,
+  parsing,
+  redact,
+  UsageError,
+  withDatabase,
+} from './args.js';
 
 export const usage = `Usage: dbleases dashboard [options]
 
@@ -52,8 +61,14 @@ export async function run(argv: string[]): Promise<number> {
       `--host ${host} is not a loopback address: pass --token (or set DBLEASES_DASHBOARD_TOKEN) so the dashboard is not open to the network`,
     );
   }
-  const schema = validateIdentifier('--schema', values.schema ?? 'public', 63);
-  const tablePrefix = validateIdentifier(
+  if (token !== undefined && token.length < 8) {
+    // Not echoed: it is a secret, even when too short.
+    throw new UsageError(
+      `Expected --token (or DBLEASES_DASHBOARD_TOKEN) to be at least 8 characters, got ${token.length}`,
+    );
+  }
+  const schema = identifierFlag('--schema', values.schema ?? 'public', 63);
+  const tablePrefix = identifierFlag(
     '--table-prefix',
     values['table-prefix'] ?? 'db_leases',
     MAX_PREFIX_LENGTH,
@@ -83,17 +98,26 @@ export async function run(argv: string[]): Promise<number> {
 
   const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5_000 });
   pool.on('error', () => {}); // a dropped idle connection: the next poll reconnects and the page says so
+  let dashboard: ReturnType<typeof createDashboard> | undefined;
   try {
+    // The library checks every option (no I/O yet): a bad value is a usage mistake, reported before
+    // the database is touched.
+    try {
+      dashboard = createDashboard({
+        db: pool,
+        schema,
+        tablePrefix,
+        ...(connection ? { connection } : {}),
+        ...(values['bull-prefix'] !== undefined ? { prefix: values['bull-prefix'] } : {}),
+        ...(token ? { token } : {}),
+      });
+    } catch (error) {
+      if (error instanceof DbleasesError && error.code === 'INVALID_OPTION')
+        throw new UsageError(error.message);
+      throw error;
+    }
     // Fail fast with one clear line when the database or the tables are not there.
     await withDatabase(url, () => readSnapshot(toDbPort(pool), tableNames(schema, tablePrefix), 0));
-    const dashboard = createDashboard({
-      db: pool,
-      schema,
-      tablePrefix,
-      ...(connection ? { connection } : {}),
-      ...(values['bull-prefix'] ? { prefix: values['bull-prefix'] } : {}),
-      ...(token ? { token } : {}),
-    });
     const where = await dashboard.listen(port, host);
     console.log(
       `dbleases dashboard on ${where.url} (${redact(url)}, schema ${schema}, prefix ${tablePrefix}${token ? ', token required' : ''})`,
@@ -103,9 +127,9 @@ export async function run(argv: string[]): Promise<number> {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
-    await dashboard.close();
     return 0;
   } finally {
+    await dashboard?.close().catch(() => undefined);
     await pool.end().catch(() => undefined);
   }
 }

@@ -11,8 +11,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 
 import { createDashboard } from '../dashboard/index.js';
-import { validateIdentifier } from '../options.js';
-import { databaseUrl, parsing, redact, UsageError } from './args.js';
+import { databaseUrl, identifierFlag, parsing, redact, UsageError } from './args.js';
 import {
   clearRedisPrefix,
   closeEnvironment,
@@ -27,8 +26,9 @@ import { clock } from './demo/fleet.js';
 import { Screen } from './demo/screen.js';
 import { DemoScript, type ScriptOptions } from './demo/script.js';
 import { summarize } from './demo/summary.js';
+import { inCheckout } from './install.js';
 
-export const usage = `Usage: dbleases demo [options]   (npm run demo -- [options])
+export const usage = `Usage: dbleases demo [options]${inCheckout ? '   (npm run demo -- [options])' : ''}
 
 Starts the dashboard, 3 worker processes (each a PartitionedWorker) and a producer enqueuing jobs for
 500 keys; at ~1/4 of the duration one worker is killed with SIGKILL, at ~1/2 one more starts, at ~3/4
@@ -141,7 +141,7 @@ export async function run(argv: string[]): Promise<number> {
   const keys = integer('keys', values.keys, 500, 1, 1_000_000);
   const durationMs = integer('duration', values.duration, 40, 4, 3600) * 1000;
   const port = integer('port', values.port, 3000, 0, 65535);
-  const schema = validateIdentifier('--schema', values.schema ?? 'dbleases_demo', 63);
+  const schema = identifierFlag('--schema', values.schema ?? 'dbleases_demo', 63);
   const prefix = values['redis-prefix'] ?? 'dbleases-demo';
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix))
     throw new UsageError(

@@ -4,20 +4,24 @@
  * here plus a module exporting `run(argv): Promise<number>` (and optionally `usage`).
  */
 import { describeError, UsageError } from './args.js';
+import { missingPackages, packageVersion } from './install.js';
 
 interface Command {
   run(argv: string[]): Promise<number>;
   usage?: string;
 }
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+/** `needs`: the optional peer dependencies the command imports, checked all at once before loading it. */
+const COMMANDS: Record<string, { summary: string; needs: string[]; load: () => Promise<Command> }> = {
   dashboard: {
     summary: 'serve the live ownership dashboard, JSON API and /metrics',
+    needs: ['prom-client'],
     load: () => import('./dashboard.js'),
   },
-  status: { summary: 'print who owns which partitions', load: () => import('./status.js') },
+  status: { summary: 'print who owns which partitions', needs: [], load: () => import('./status.js') },
   demo: {
     summary: 'run the demo: a fleet that splits, loses and regains partitions, live',
+    needs: ['bullmq', 'ioredis', 'prom-client'],
     load: () => import('./demo.js'),
   },
 };
@@ -25,7 +29,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
   const list = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `Usage: dbleases <command> [options]\n\nCommands:\n${list.join('\n')}\n\nRun \`dbleases <command> --help\` for its options.`;
+  return `Usage: dbleases <command> [options]\n\nCommands:\n${list.join('\n')}\n\nRun \`dbleases <command> --help\` for its options, \`dbleases --version\` for the version.`;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -34,10 +38,20 @@ async function main(argv: string[]): Promise<number> {
     console.log(help());
     return name === undefined ? 2 : 0;
   }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    console.log(packageVersion());
+    return 0;
+  }
   const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!entry) {
     console.error(`dbleases: unknown command ${JSON.stringify(name)}\n\n${help()}`);
     return 2;
+  }
+  const missing = await missingPackages(entry.needs);
+  if (missing.length > 0) {
+    const list = missing.length === 1 ? `the package ${missing[0]}` : `the packages ${missing.join(', ')}`;
+    console.error(`dbleases ${name}: needs ${list}, not installed: npm install ${missing.join(' ')}`);
+    return 1;
   }
   let command: Command;
   try {
@@ -45,10 +59,10 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'ERR_MODULE_NOT_FOUND') {
-      // Usually an optional peer dependency (bullmq, ioredis, @electric-sql/pglite) that is not installed.
-      const missing = /Cannot find (?:package|module) '([^']+)'/.exec((error as Error).message)?.[1];
+      // A package `needs` does not list (it should), or a broken install.
+      const package_ = /Cannot find (?:package|module) '([^']+)'/.exec((error as Error).message)?.[1];
       console.error(
-        `dbleases ${name}: needs ${missing ? `the package ${missing}` : 'a package that is not installed'}: npm install ${missing ?? ''}`.trimEnd(),
+        `dbleases ${name}: needs ${package_ ? `the package ${package_}` : 'a package that is not installed'}: npm install ${package_ ?? ''}`.trimEnd(),
       );
       return 1;
     }

@@ -7,8 +7,8 @@ import { compactRanges } from '../dashboard/ranges.js';
 import { readSnapshot, tableNames } from '../dashboard/snapshot.js';
 import type { Snapshot } from '../dashboard/types.js';
 import { toDbPort } from '../lease/db.js';
-import { MAX_PREFIX_LENGTH, validateIdentifier } from '../options.js';
-import { COMMON_OPTIONS, databaseUrl, parsing, printable, withDatabase } from './args.js';
+import { MAX_PREFIX_LENGTH } from '../options.js';
+import { COMMON_OPTIONS, databaseUrl, identifierFlag, parsing, printable, withDatabase } from './args.js';
 import { formatAge, formatTable } from './table.js';
 
 export const usage = `Usage: dbleases status [options]
@@ -75,8 +75,8 @@ export async function run(argv: string[]): Promise<number> {
     console.log(usage);
     return 0;
   }
-  const schema = validateIdentifier('--schema', values.schema ?? 'public', 63);
-  const tablePrefix = validateIdentifier(
+  const schema = identifierFlag('--schema', values.schema ?? 'public', 63);
+  const tablePrefix = identifierFlag(
     '--table-prefix',
     values['table-prefix'] ?? 'db_leases',
     MAX_PREFIX_LENGTH,

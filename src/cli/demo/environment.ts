@@ -9,6 +9,7 @@ import pg from 'pg';
 import { toDbPort } from '../../lease/db.js';
 import { migrate } from '../../lease/migrate.js';
 import { CliError, describeError, redact } from '../args.js';
+import { startHint } from '../install.js';
 import { type PrivateRedis, startPrivateRedis, which } from './redis-server.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -55,12 +56,12 @@ async function openRedis(
   const binary = which('redis-server');
   if (!binary) {
     throw new CliError(
-      `No Redis answered at ${redact(url)} and there is no redis-server on the PATH: start Postgres and Redis with \`docker compose up -d\` (or set REDIS_URL)`,
+      `No Redis answered at ${redact(url)} and there is no redis-server on the PATH: ${startHint('Redis', 'set REDIS_URL / --redis-url')}`,
     );
   }
   const privateRedis = await startPrivateRedis(binary).catch((error: unknown) => {
     throw new CliError(
-      `No Redis answered at ${redact(url)} and ${binary} did not start (${describeError(error)}): start Redis with \`docker compose up -d\``,
+      `No Redis answered at ${redact(url)} and ${binary} did not start (${describeError(error)}): ${startHint('Redis', 'set REDIS_URL / --redis-url')}`,
     );
   });
   notes.push(
@@ -85,7 +86,7 @@ async function openStore(url: string, notes: string[]): Promise<Store> {
     ({ PGlite } = (await import('@electric-sql/pglite')) as unknown as { PGlite: typeof PGlite });
   } catch {
     throw new CliError(
-      `No Postgres answered at ${redact(url)} and @electric-sql/pglite is not installed: start Postgres and Redis with \`docker compose up -d\` (or set DATABASE_URL)`,
+      `No Postgres answered at ${redact(url)} and @electric-sql/pglite is not installed: ${startHint('Postgres', 'set DATABASE_URL / --database-url, or npm install @electric-sql/pglite to run on embedded PGlite')}`,
     );
   }
   notes.push(
