@@ -97,9 +97,16 @@ export interface PartitionedBulkJob<DataType, NameType extends string> {
 
 /**
  * The producer side: one BullMQ `Queue` per partition (created lazily, all on one shared
- * connection); `add`/`addBulk` route each job by `partitionOf(partitionKey)`.
+ * connection); `add`/`addBulk` route each job by `partitionOf(partitionKey)`. `DataType` and
+ * `ResultType` default to `any`, as in BullMQ's own `Queue`.
  */
-export class PartitionedQueue<DataType = unknown, ResultType = unknown, NameType extends string = string> {
+export class PartitionedQueue<
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  DataType = any,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  ResultType = any,
+  NameType extends string = string,
+> {
   readonly name: string;
   readonly partitions: number;
   readonly prefix: string;

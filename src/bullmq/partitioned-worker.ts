@@ -188,11 +188,13 @@ function asError(value: unknown): Error {
  * The consumer side: follows lease `<name>` of the client and runs one BullMQ `Worker` per owned
  * partition queue, started when the lease grants the partition and closed (in-flight jobs
  * finished) inside the lease's awaited revoke step, so the next owner starts only after this one
- * stopped.
+ * stopped. `DataType` and `ResultType` default to `any`, as in BullMQ's own `Worker`.
  */
 export class PartitionedWorker<
-  DataType = unknown,
-  ResultType = unknown,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  DataType = any,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  ResultType = any,
   NameType extends string = string,
 > extends TypedEmitter<PartitionedWorkerEvents<DataType, ResultType, NameType>> {
   readonly name: string;
