@@ -1,6 +1,6 @@
 /**
  * BullMQ adapter: partition-keyed queues (`PartitionedQueue`) and Workers that follow the lease
- * (`PartitionedWorker`). Peer dependencies: `bullmq` 6 and `ioredis` 5 or 6.
+ * (`PartitionedWorker`). Peer dependencies: `bullmq` 6 and `ioredis` 5.
  */
 // First: refuses an unsupported BullMQ before anything uses it.
 import './bullmq-version.js';
