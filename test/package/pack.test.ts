@@ -29,8 +29,9 @@ const pin = (name: string) => `${name}@${version(name)}`;
 const own = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 
 let files: string[] = [];
-/** `npx dbleases demo` before the peers were installed. */
+/** `npx dbleases demo` and `status` before the peers were installed. */
 let demoWithoutPeers: Result;
+let statusWithoutPeers: Result;
 const dbleases = (args: string[]) => run('npx', ['dbleases', ...args], { cwd: APP, env: ENV });
 const node = (args: string[]) => run(process.execPath, args, { cwd: APP, env: ENV, timeoutMs: 60_000 });
 
@@ -70,6 +71,7 @@ beforeAll(async () => {
     timeoutMs: 180_000,
   });
   demoWithoutPeers = await dbleases(['demo']);
+  statusWithoutPeers = await dbleases(['status', '--schema', schema]);
   const peers = ['bullmq', 'ioredis', 'prom-client', '@types/pg', '@types/node'].map(pin);
   await must('npm', ['install', ...NPM_FLAGS, ...peers], { cwd: APP, timeoutMs: 180_000 });
   cpSync(join(ROOT, 'test', 'package', 'consumer'), join(APP, 'src'), { recursive: true });
@@ -116,6 +118,12 @@ describe('installed into a fresh project', () => {
     expect(demoWithoutPeers.stderr.trim()).toBe(
       'dbleases demo: needs the packages bullmq, ioredis, prom-client, not installed: npm install bullmq ioredis prom-client',
     );
+  });
+
+  it('runs `status` with pg alone', () => {
+    // No lease client ran yet: the tables are missing, which is the database's answer, not a package's.
+    expect(statusWithoutPeers.code).toBe(1);
+    expect(statusWithoutPeers.stderr.trim()).toMatch(/^dbleases status: No dbleases tables found /);
   });
 
   it('type-checks a strict consumer of all three entry points, without skipLibCheck', async () => {
