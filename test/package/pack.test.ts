@@ -56,7 +56,8 @@ beforeAll(async () => {
     cwd: ROOT,
     timeoutMs: 180_000,
   });
-  const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as {
+  // After the prepack build's own output: the JSON array npm prints.
+  const [info] = JSON.parse(packed.stdout.slice(packed.stdout.search(/^\[/m))) as {
     filename: string;
     files: { path: string }[];
   }[];
@@ -78,19 +79,24 @@ beforeAll(async () => {
 }, 400_000);
 
 afterAll(async () => {
+  // Each step runs even when another failed.
+  rmSync(TMP, { recursive: true, force: true });
   const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 1 });
-  await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => pool.end());
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
+    await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   } finally {
-    redis.disconnect();
-    rmSync(TMP, { recursive: true, force: true });
+    try {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.unlink(...keys);
+      } while (cursor !== '0');
+    } finally {
+      redis.disconnect();
+      await pool.end();
+    }
   }
 });
 
