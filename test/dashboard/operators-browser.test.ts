@@ -5,7 +5,7 @@
  * the grid, and a partition whose job never settles is flagged stuck (banner, cell, detail panel with
  * its running job). Saves test/artifacts/operators.png (the README's docs/dashboard.png).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -14,19 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PartitionedQueue } from '../../src/bullmq/index.js';
 import { createDashboard, type Dashboard } from '../../src/dashboard/index.js';
 import { deletePrefix, redisClient } from '../bullmq/helpers.js';
+import { findChromium } from '../helpers/browser.js';
 import { Child } from '../helpers/child.js';
 import { uniqueName } from '../helpers/env.js';
 import { dropSchema, newPool, waitFor } from './helpers.js';
 
-/** CHROMIUM_PATH, then Debian's chromium; without one the file is skipped, except on CI. */
-const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium'].find(
-  (p): p is string => !!p && existsSync(p),
-);
-if (!CHROMIUM && process.env.CI === 'true')
-  throw new Error(
-    'No Chromium (set CHROMIUM_PATH, or apt-get install -y chromium): CI needs the browser tests',
-  );
-if (!CHROMIUM) console.warn('operators-browser.test.ts skipped: no Chromium (set CHROMIUM_PATH)');
+/** Found like the other browser test's (CHROMIUM_PATH, the system's, playwright's); skipped without one, except on CI. */
+const CHROMIUM = findChromium('test/dashboard/operators-browser.test.ts');
 
 const SIZE = 12;
 const NAME = 'fleet';
