@@ -10,6 +10,7 @@ import {
 
 import { DbleasesError, invalidArgument, invalidOption } from '../errors.js';
 import { TypedEmitter } from '../lease/emitter.js';
+import { withTimeout } from '../lease/timeout.js';
 import type { ClientHandle, LeaseHandle, RevokeContext, RevokeReason } from '../lease/types.js';
 import {
   type ConnectionInput,
@@ -145,6 +146,8 @@ const RETRY_START_DELAY_MS = 1_000;
 const RUN_RETRY_DELAY_MS = 1_000;
 const STALLED_INTERVAL_MS = 30_000;
 const DRAIN_DELAY_S = 60;
+/** Bound on closing one partition's BullMQ Worker (its in-flight jobs have settled or were let go by then). */
+const WORKER_CLOSE_TIMEOUT_MS = 5_000;
 const DEFAULT_TTL = 6_000;
 
 function positiveInt(name: string, value: unknown, fallback: number): number {
@@ -667,7 +670,7 @@ export class PartitionedWorker<
       const idle = await this.#whenIdle(slot, this.#forceCloseAfter, undefined);
       // A lost partition is not ours to tidy up (and Redis may be why): never wait on it. The next
       // owner's takeover recovers whatever this Worker left active.
-      await worker.close(!idle || reason === 'lost');
+      await this.#closeWorker(slot, !idle || reason === 'lost');
     } catch (error) {
       this.#error(asError(error), slot.partition);
     } finally {
@@ -675,6 +678,35 @@ export class PartitionedWorker<
     }
     // The lease may already own the partition again (lost and re-claimed): start a fresh Worker.
     if (reason !== 'close') this.#reconcile();
+  }
+
+  /**
+   * Closes one partition's BullMQ Worker, bounded: with ioredis 6, `Worker.close()` can hang after
+   * its blocking connection was killed (test/bullmq/redis-faults.test.ts). Past the bound its
+   * connections are disconnected and the stop goes on; any job it still held is recovered by the
+   * next owner's takeover, and its lock no longer matches by then.
+   */
+  async #closeWorker(slot: Slot, force: boolean): Promise<void> {
+    const { worker, partition } = slot;
+    try {
+      await withTimeout(
+        worker.close(force),
+        WORKER_CLOSE_TIMEOUT_MS,
+        () =>
+          new DbleasesError(
+            'REDIS_UNREACHABLE',
+            `The Worker of ${this.queueName(partition)} did not close within ${WORKER_CLOSE_TIMEOUT_MS} ms: its blocking connection was disconnected`,
+          ),
+      );
+    } catch (error) {
+      this.#error(asError(error), partition);
+      // Only the Worker's own blocking connection: the shared one belongs to the user or to us.
+      await withTimeout(
+        worker.getBackend().disconnectBlocking(false),
+        WORKER_CLOSE_TIMEOUT_MS,
+        () => error as Error,
+      ).catch(() => undefined);
+    }
   }
 
   async #onRevoke(ctx: RevokeContext): Promise<void> {
