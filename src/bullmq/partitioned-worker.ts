@@ -656,7 +656,6 @@ export class PartitionedWorker<
    */
   async #stop(slot: Slot, reason: RevokeReason, signal: AbortSignal | undefined): Promise<void> {
     this.#fence(slot);
-    const worker = slot.worker;
     try {
       if (reason === 'lost') {
         cancel(slot, new DbleasesError('LEASE_LOST', `Lease ${this.name} lost partition ${slot.partition}`));

@@ -7,49 +7,30 @@
 import type { Job } from 'bullmq';
 import { createClient, type LeaseClient } from 'dbleases';
 import { PartitionedQueue, PartitionedWorker } from 'dbleases/bullmq';
-import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { testSchema } from '../helpers/db.js';
-import { uniqueName } from '../helpers/env.js';
 import { faultyPool } from '../helpers/faulty-pool.js';
 import { nextEvent, waitFor } from '../helpers/wait.js';
-import { deletePrefix, redisClient } from './helpers.js';
+import { bullmqTestEnv } from './helpers.js';
 
 const TTL = 1000;
 const HB = 250;
-const prefix = uniqueName('bullmq-abort', 'ba');
-let db: Awaited<ReturnType<typeof testSchema>>;
-let redis: Redis;
-const cleanup: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  db = await testSchema('bullmq-abort');
-  redis = redisClient();
-});
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn().catch(() => undefined);
-});
-afterAll(async () => {
-  await deletePrefix(redis, prefix);
-  await redis.quit();
-  await db.drop();
-});
+const env = bullmqTestEnv('bullmq-abort', 'ba');
 
 async function client(
   id: string,
   opts: { drainTimeout?: number; closeTimeout?: number; pool?: pg.Pool } = {},
 ): Promise<LeaseClient> {
-  const c = await createClient(opts.pool ?? db.pool, id, {
-    schema: db.schema,
+  const c = await createClient(opts.pool ?? env.db.pool, id, {
+    schema: env.db.schema,
     ttl: TTL,
     heartbeat: HB,
     ...(opts.drainTimeout === undefined ? {} : { drainTimeout: opts.drainTimeout }),
     ...(opts.closeTimeout === undefined ? {} : { closeTimeout: opts.closeTimeout }),
   });
   c.on('error', () => {}); // the hanging-database case reports its heartbeat failures here
-  cleanup.push(() => c.close());
+  env.cleanup.push(() => c.close());
   return c;
 }
 
@@ -76,8 +57,8 @@ async function scenario(
   first: { pool?: pg.Pool; drainTimeout?: number; closeTimeout?: number },
   interrupt: (c1: LeaseClient, w1: PartitionedWorker<Data, void>) => Promise<unknown>,
 ) {
-  const q = new PartitionedQueue(name, { partitions: 1, connection: redis, prefix, ordered });
-  cleanup.push(() => q.close());
+  const q = new PartitionedQueue(name, { partitions: 1, connection: env.redis, prefix: env.prefix, ordered });
+  env.cleanup.push(() => q.close());
   const c1 = await client(`${name}-1`, first);
   const failed: string[] = [];
   const started: number[] = [];
@@ -87,15 +68,15 @@ async function scenario(
     {
       client: c1,
       partitions: 1,
-      connection: redis,
-      prefix,
+      connection: env.redis,
+      prefix: env.prefix,
       ordered,
       forceCloseAfter: 200,
     },
   );
   w1.on('error', () => {});
   w1.on('failed', (job, error) => failed.push(`${job?.data.n}: ${error.message}`));
-  cleanup.push(() => w1.close());
+  env.cleanup.push(() => w1.close());
   await nextEvent(w1, 'assigned');
   const job1 = await q.add('j', { n: 1 }, { partitionKey: 'k', ...jobOpts });
   await q.add('j', { n: 2 }, { partitionKey: 'k', ...jobOpts });
@@ -106,11 +87,11 @@ async function scenario(
   const w2 = new PartitionedWorker<Data, void>(
     name,
     async (job) => void ran2.push({ n: job.data.n, attemptsMade: job.attemptsMade }),
-    { client: c2, partitions: 1, connection: redis, prefix, ordered },
+    { client: c2, partitions: 1, connection: env.redis, prefix: env.prefix, ordered },
   );
   w2.on('error', () => {});
   w2.on('failed', (job, error) => failed.push(`${job?.data.n}: ${error.message}`));
-  cleanup.push(() => w2.close());
+  env.cleanup.push(() => w2.close());
 
   await interrupt(c1, w1);
   await waitFor(() => ran2.length === 2 || failed.length > 0, {
@@ -154,22 +135,22 @@ describe.each([
   });
 
   it('the lease lost because Postgres stopped answering (Redis healthy)', async () => {
-    const hanging = faultyPool(db.pool);
+    const hanging = faultyPool(env.db.pool);
     await scenario({ name: `lost-${mode}`, ordered, jobOpts: {} }, { pool: hanging.pool }, async (c1) => {
       const lost = nextEvent(c1, 'lost', { timeout: TTL + 2_000 });
       hanging.hang();
       await lost;
-      cleanup.push(async () => hanging.answer());
+      env.cleanup.push(async () => hanging.answer());
     });
   });
 
   it("a graceful stop as in the README (worker.close(), then client.close()) while Postgres doesn't answer: both resolve, the job runs first on the next owner", async () => {
-    const hanging = faultyPool(db.pool);
+    const hanging = faultyPool(env.db.pool);
     await scenario(
       { name: `sigterm-${mode}`, ordered, jobOpts: {} },
       { pool: hanging.pool, closeTimeout: 300 },
       async (c1, w1) => {
-        cleanup.push(async () => hanging.answer());
+        env.cleanup.push(async () => hanging.answer());
         hanging.hang();
         let closed = false;
         const stop = (async () => {

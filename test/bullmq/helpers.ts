@@ -1,6 +1,8 @@
 import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 
-import { REDIS_URL } from '../helpers/env.js';
+import { testSchema } from '../helpers/db.js';
+import { REDIS_URL, uniqueName } from '../helpers/env.js';
 
 export function redisClient(): Redis {
   return new Redis(REDIS_URL, { maxRetriesPerRequest: null });
@@ -21,4 +23,36 @@ export function latch(): { promise: Promise<void>; open: () => void } {
   let open!: () => void;
   const promise = new Promise<void>((resolve) => (open = resolve));
   return { promise, open };
+}
+
+export interface BullmqTestEnv {
+  /** This file's Redis key prefix. */
+  readonly prefix: string;
+  /** This file's schema and pool (set in beforeAll). */
+  db: Awaited<ReturnType<typeof testSchema>>;
+  /** A shared worker-grade connection (set in beforeAll). */
+  redis: Redis;
+  /** Run after each test, last in first out, whatever failed: close what the test opened. */
+  readonly cleanup: Array<() => Promise<unknown>>;
+}
+
+/**
+ * The environment of one BullMQ test file: its own schema, Redis prefix and connection, and a cleanup
+ * list run after every test. Registers the hooks; drops the schema and deletes the keys at the end.
+ */
+export function bullmqTestEnv(seed: string, tag: string): BullmqTestEnv {
+  const env = { prefix: uniqueName(seed, tag), cleanup: [] } as unknown as BullmqTestEnv;
+  beforeAll(async () => {
+    env.db = await testSchema(seed);
+    env.redis = redisClient();
+  });
+  afterEach(async () => {
+    for (const fn of env.cleanup.splice(0).reverse()) await fn().catch(() => undefined);
+  });
+  afterAll(async () => {
+    await deletePrefix(env.redis, env.prefix);
+    await env.redis.quit();
+    await env.db.drop();
+  });
+  return env;
 }

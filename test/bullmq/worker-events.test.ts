@@ -4,35 +4,16 @@
  */
 import { createClient, type LeaseClient } from 'dbleases';
 import { PartitionedWorker } from 'dbleases/bullmq';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { testSchema } from '../helpers/db.js';
-import { uniqueName } from '../helpers/env.js';
 import { waitFor } from '../helpers/wait.js';
-import { deletePrefix, redisClient } from './helpers.js';
+import { bullmqTestEnv } from './helpers.js';
 
-const prefix = uniqueName('bullmq-events', 'be');
-let db: Awaited<ReturnType<typeof testSchema>>;
-let redis: Redis;
-const cleanup: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  db = await testSchema('bullmq-events');
-  redis = redisClient();
-});
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn().catch(() => undefined);
-});
-afterAll(async () => {
-  await deletePrefix(redis, prefix);
-  await redis.quit();
-  await db.drop();
-});
+const env = bullmqTestEnv('bullmq-events', 'be');
 
 async function client(id: string): Promise<LeaseClient> {
-  const c = await createClient(db.pool, id, { schema: db.schema, ttl: 1000, heartbeat: 250 });
-  cleanup.push(() => c.close());
+  const c = await createClient(env.db.pool, id, { schema: env.db.schema, ttl: 1000, heartbeat: 250 });
+  env.cleanup.push(() => c.close());
   return c;
 }
 
@@ -40,11 +21,11 @@ function worker(name: string, c: LeaseClient, partitions: number): PartitionedWo
   const w = new PartitionedWorker(name, async () => undefined, {
     client: c,
     partitions,
-    connection: redis,
-    prefix,
+    connection: env.redis,
+    prefix: env.prefix,
   });
   w.on('error', () => {});
-  cleanup.push(() => w.close());
+  env.cleanup.push(() => w.close());
   return w;
 }
 

@@ -10,48 +10,29 @@ import {
   PartitionedWorker,
   type PartitionedWorkerOptions,
 } from 'dbleases/bullmq';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { testSchema } from '../helpers/db.js';
-import { uniqueName } from '../helpers/env.js';
 import { nextEvent, waitFor } from '../helpers/wait.js';
-import { deletePrefix, latch, redisClient } from './helpers.js';
+import { bullmqTestEnv, latch, redisClient } from './helpers.js';
 
 const TTL = 1000;
 const HB = 250;
-const prefix = uniqueName('bullmq-worker', 'bw');
-let db: Awaited<ReturnType<typeof testSchema>>;
-let redis: Redis;
-const cleanup: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  db = await testSchema('bullmq-worker');
-  redis = redisClient();
-});
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn().catch(() => undefined);
-});
-afterAll(async () => {
-  await deletePrefix(redis, prefix);
-  await redis.quit();
-  await db.drop();
-});
+const env = bullmqTestEnv('bullmq-worker', 'bw');
 
 async function client(id: string, drainTimeout?: number): Promise<LeaseClient> {
-  const c = await createClient(db.pool, id, {
-    schema: db.schema,
+  const c = await createClient(env.db.pool, id, {
+    schema: env.db.schema,
     ttl: TTL,
     heartbeat: HB,
     ...(drainTimeout === undefined ? {} : { drainTimeout }),
   });
-  cleanup.push(() => c.close());
+  env.cleanup.push(() => c.close());
   return c;
 }
 
 function producer(name: string, partitions: number): PartitionedQueue {
-  const q = new PartitionedQueue(name, { partitions, connection: redis, prefix });
-  cleanup.push(() => q.close());
+  const q = new PartitionedQueue(name, { partitions, connection: env.redis, prefix: env.prefix });
+  env.cleanup.push(() => q.close());
   return q;
 }
 
@@ -61,9 +42,13 @@ function worker<D, R>(
   options: Omit<PartitionedWorkerOptions, 'connection'> &
     Partial<Pick<PartitionedWorkerOptions, 'connection'>>,
 ): PartitionedWorker<D, R> {
-  const w = new PartitionedWorker<D, R>(name, processor, { connection: redis, prefix, ...options });
+  const w = new PartitionedWorker<D, R>(name, processor, {
+    connection: env.redis,
+    prefix: env.prefix,
+    ...options,
+  });
   w.on('error', (e) => console.error('worker error', e));
-  cleanup.push(() => w.close());
+  env.cleanup.push(() => w.close());
   return w;
 }
 
@@ -106,7 +91,7 @@ describe('PartitionedWorker', () => {
     // CLIENT LIST (what bull-board's "connected workers" reads) names the consumer of each partition.
     const workers = await q.queue(2).getWorkers();
     expect(workers.map((c) => c.rawname)).toEqual([
-      `${prefix}:${Buffer.from('basic-2').toString('base64')}:w:basic-1`,
+      `${env.prefix}:${Buffer.from('basic-2').toString('base64')}:w:basic-1`,
     ]);
   });
 
@@ -235,7 +220,7 @@ describe('PartitionedWorker', () => {
       },
       { client: c1, partitions: 1, forceCloseAfter: 100 },
     );
-    cleanup.push(async () => never.open());
+    env.cleanup.push(async () => never.open());
     await nextEvent(w1, 'assigned');
     await q.add('j', { n: 1 }, { partitionKey: 'k' });
     await q.add('j', { n: 2 }, { partitionKey: 'k' });
@@ -264,14 +249,18 @@ describe('PartitionedWorker', () => {
     const q = producer(name, 1);
     const hold = latch();
     const w = worker<{ n: number }, void>(name, async () => hold.promise, { client: c, partitions: 1 });
-    cleanup.push(async () => hold.open());
+    env.cleanup.push(async () => hold.open());
     await nextEvent(w, 'assigned');
     await q.add('j', { n: 1 }, { partitionKey: 'k' });
     await q.add('j', { n: 2 }, { partitionKey: 'k' });
     await waitFor(async () => (await q.getJobCounts('active')).active === 1, { message: 'job 1 active' });
     // A rogue consumer outside the lease (a stale owner, a plain BullMQ Worker) asks for the next job.
-    const rogue = new Worker(q.queueName(0), null, { connection: redis, prefix, name: 'rogue' });
-    cleanup.push(() => rogue.close());
+    const rogue = new Worker(q.queueName(0), null, {
+      connection: env.redis,
+      prefix: env.prefix,
+      name: 'rogue',
+    });
+    env.cleanup.push(() => rogue.close());
     expect(await rogue.getNextJob('rogue-token', { block: false })).toBeUndefined();
     expect(await q.getJobCounts('active', 'waiting')).toEqual({ active: 1, waiting: 1 });
   });
@@ -292,7 +281,7 @@ describe('PartitionedWorker', () => {
     );
     const plainRedis = redisClient();
     plainRedis.options.maxRetriesPerRequest = 20;
-    cleanup.push(() => plainRedis.quit());
+    env.cleanup.push(() => plainRedis.quit());
     expect(() =>
       worker('x', async () => undefined, { client: c, partitions: 4, connection: plainRedis }),
     ).toThrow(/maxRetriesPerRequest/);
