@@ -113,9 +113,18 @@ describe.runIf(CHROMIUM)('dashboard page in Chromium', () => {
   it('shows partition, owner, epoch, expiry and queue counts on hover', async () => {
     const p = queue.partitionFor('customer-0');
     const expected = queue.queueName(p);
-    await page.hover(`[data-lease="orders"] .cell[data-partition="${p}"]`);
     const detail = page.locator('#detail');
-    await expect.poll(() => detail.innerText()).toContain(expected);
+    // A live update may replace the cell under the pointer before its mouseover ran (seen under
+    // load): hover again until the panel shows it, as a user would.
+    await expect
+      .poll(
+        async () => {
+          await page.hover(`[data-lease="orders"] .cell[data-partition="${p}"]`);
+          return detail.innerText();
+        },
+        { timeout: 10_000 },
+      )
+      .toContain(expected);
     const text = await detail.innerText();
     const owner = started.find((s) => s.lease.values().includes(p));
     expect(text).toContain(owner?.client.id);
