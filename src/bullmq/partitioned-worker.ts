@@ -526,7 +526,7 @@ export class PartitionedWorker<
         );
         if (!slot.stopping) {
           slot.stopping = true;
-          await worker.close(true).catch(() => undefined);
+          await this.#closeWorker(slot, true);
           this.#slots.delete(partition);
           this.#scheduleReconcile();
         }
