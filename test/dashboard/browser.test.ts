@@ -114,18 +114,20 @@ describe.runIf(CHROMIUM)('dashboard page in Chromium', () => {
     const p = queue.partitionFor('customer-0');
     const expected = queue.queueName(p);
     const detail = page.locator('#detail');
-    // A live update may replace the cell under the pointer before its mouseover ran (seen under
-    // load): hover again until the panel shows it, as a user would.
+    // The live chart and banners above the grid can shift it under a still pointer (its mouseleave
+    // then resets the panel; seen under load): hover again until the panel shows it, as a user would,
+    // and check the text read in that same moment.
+    let text = '';
     await expect
       .poll(
         async () => {
           await page.hover(`[data-lease="orders"] .cell[data-partition="${p}"]`);
-          return detail.innerText();
+          text = await detail.innerText();
+          return text;
         },
         { timeout: 10_000 },
       )
       .toContain(expected);
-    const text = await detail.innerText();
     const owner = started.find((s) => s.lease.values().includes(p));
     expect(text).toContain(owner?.client.id);
     expect(text).toMatch(new RegExp(`Epoch\\s+${owner?.lease.epoch(p)}`));
