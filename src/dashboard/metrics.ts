@@ -143,30 +143,29 @@ export function createDashboardMetrics(source: MetricsSource, registry = new Reg
 
 /** Lag per partition and stuck partitions, from the sampler the pages share. */
 function lagMetrics(lag: () => Promise<Record<string, PartitionLag[]>>, registry: Registry): void {
-  new Gauge({
-    name: 'dbleases_partition_lag_seconds',
-    help: 'Age of the next job (the oldest waiting) of each partition queue, in seconds; 0 when nothing waits',
-    labelNames: ['lease', 'partition'] as const,
-    registers: [registry],
-    async collect() {
-      const leases = await lag();
-      this.reset();
-      for (const [lease, parts] of Object.entries(leases))
-        for (const p of parts) this.set({ lease, partition: String(p.partition) }, (p.lagMs ?? 0) / 1000);
-    },
-  });
-  new Gauge({
-    name: 'dbleases_partition_waiting_jobs',
-    help: 'Jobs waiting in each partition queue (waiting, prioritized and paused)',
-    labelNames: ['lease', 'partition'] as const,
-    registers: [registry],
-    async collect() {
-      const leases = await lag();
-      this.reset();
-      for (const [lease, parts] of Object.entries(leases))
-        for (const p of parts) this.set({ lease, partition: String(p.partition) }, p.waiting);
-    },
-  });
+  const perPartition = (name: string, help: string, value: (p: PartitionLag) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['lease', 'partition'] as const,
+      registers: [registry],
+      async collect() {
+        const leases = await lag();
+        this.reset();
+        for (const [lease, parts] of Object.entries(leases))
+          for (const p of parts) this.set({ lease, partition: String(p.partition) }, value(p));
+      },
+    });
+  perPartition(
+    'dbleases_partition_lag_seconds',
+    'Age of the next job (the oldest waiting) of each partition queue, in seconds; 0 when nothing waits',
+    (p) => (p.lagMs ?? 0) / 1000,
+  );
+  perPartition(
+    'dbleases_partition_waiting_jobs',
+    'Jobs waiting in each partition queue (waiting, prioritized and paused)',
+    (p) => p.waiting,
+  );
   new Gauge({
     name: 'dbleases_partitions_stuck',
     help: 'Partitions whose owner is live but whose next job has not moved for longer than stuckAfter, per lease',

@@ -54,6 +54,7 @@ for (let i = 0; i < JOBS; i++) {
   await queue.add('charge', { key, seq: Math.floor(i / 7) }, { partitionKey: key });
 }
 
+// A bound, not a wait: the consumer waits on `allDone` and fails loudly if the jobs never all arrive.
 const deadline = setTimeout(() => {
   console.error(`timed out: ${processed}/${JOBS} processed`);
   process.exit(1);
